@@ -1,0 +1,37 @@
+"""The Evaluator's TFMA configuration: what is measured, per slice, and what it takes to be blessed."""
+import tensorflow_model_analysis as tfma
+
+from preprocessing import features
+
+ACCURACY = "sparse_categorical_accuracy"
+
+
+def eval_config(label_column: str, num_classes: int, accuracy_floor: float,
+                regression_tolerance: float) -> tfma.EvalConfig:
+    """Blessed when accuracy >= the floor and, if a blessed baseline exists, no more than
+    `regression_tolerance` below it. On the first run there is no baseline and only the floor applies."""
+    accuracy_threshold = tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": accuracy_floor}),
+        change_threshold=tfma.GenericChangeThreshold(
+            direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -regression_tolerance}))
+    return tfma.EvalConfig(
+        model_specs=[tfma.ModelSpec(
+            signature_name="serving_tf_example", preprocessing_function_names=["transform_features"],
+            label_key=features.LABEL_ID, prediction_key="probabilities")],
+        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[label_column])],
+        metrics_specs=[
+            tfma.MetricsSpec(metrics=[
+                # Gate on the overall slice only: a per-class slice's accuracy is that class's recall.
+                tfma.MetricConfig(class_name="SparseCategoricalAccuracy", per_slice_thresholds=[
+                    tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()],
+                                                 threshold=accuracy_threshold)]),
+                tfma.MetricConfig(class_name="ExampleCount"),
+                tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"),
+            ]),
+            # Precision, recall and F1 per class id, and their macro average.
+            tfma.MetricsSpec(
+                metrics=[tfma.MetricConfig(class_name=name) for name in ("Precision", "Recall", "F1Score")],
+                binarize=tfma.BinarizationOptions(class_ids={"values": list(range(num_classes))}),
+                aggregate=tfma.AggregationOptions(
+                    macro_average=True, class_weights={i: 1.0 for i in range(num_classes)})),
+        ])

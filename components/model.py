@@ -1,0 +1,84 @@
+"""The Keras BERT classifier and the SavedModel it is exported as (the serving contract).
+
+Serving contract, relied on by users, the Evaluator and serving_config/:
+- serving_default:    text (string [None])      -> probabilities, label, class_id
+- serving_tf_example: examples (serialized tf.Example of the raw features) -> the same outputs
+- transform_features: examples -> the transformed features (TFMA's preprocessing function)
+"""
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+from typing import Dict, Sequence  # noqa: E402
+
+import tensorflow as tf  # noqa: E402
+import tf_keras  # noqa: E402
+
+from preprocessing import features  # noqa: E402
+
+WEIGHT_FILES = ("model.safetensors", "tf_model.h5")  # never pickles: no pytorch_model.bin
+
+
+def load_classifier(checkpoint_dir: str, num_classes: int) -> tf_keras.Model:
+    """The checkpoint's encoder with a new classification head (transformers' TF class)."""
+    from transformers import TFAutoModelForSequenceClassification
+
+    return TFAutoModelForSequenceClassification.from_pretrained(
+        checkpoint_dir, num_labels=num_classes, local_files_only=True, use_safetensors=os.path.exists(
+            os.path.join(checkpoint_dir, "model.safetensors")))
+
+
+def trim_padding(batch: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+    """Cuts the model inputs to the longest sequence in the batch: padding beyond it is masked anyway,
+    and tweets are much shorter than max_seq_length, so this skips most of the padding compute."""
+    length = tf.reduce_max(tf.reduce_sum(tf.cast(batch[features.ATTENTION_MASK], tf.int32), axis=1))
+    return {name: batch[name][:, :length] for name in features.MODEL_INPUTS}
+
+
+def training_model(classifier: tf_keras.Model, max_seq_length: int) -> tf_keras.Model:
+    """Wraps the classifier for fit(); the optimizer attaches to the wrapper, so the exported classifier
+    carries no optimizer state."""
+    inputs = {name: tf_keras.Input(shape=(None,), dtype=tf.int64, name=name) for name in features.MODEL_INPUTS}
+    logits = classifier(inputs, training=True).logits
+    return tf_keras.Model(inputs, tf_keras.layers.Activation("linear", dtype="float32")(logits))
+
+
+class ExportModule(tf.Module):
+    """What the SavedModel holds: the transform graph (tokenizer included) and the classifier."""
+
+    def __init__(self, classifier: tf_keras.Model, tft_layer, class_names: Sequence[str],
+                 raw_feature_spec: Dict[str, tf.io.FixedLenFeature], text_column: str, label_column: str):
+        super().__init__()
+        self.classifier = classifier
+        self.tft_layer = tft_layer
+        self._class_names = tf.constant(list(class_names))
+        self._raw_feature_spec = dict(raw_feature_spec)
+        self._serving_feature_spec = {k: v for k, v in raw_feature_spec.items() if k != label_column}
+        self._text_column = text_column
+
+    def _predict(self, raw_features: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+        transformed = trim_padding(self.tft_layer(raw_features))
+        logits = self.classifier(transformed, training=False).logits
+        probabilities = tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
+        class_id = tf.argmax(probabilities, axis=-1)
+        return {"probabilities": probabilities, "label": tf.gather(self._class_names, class_id),
+                "class_id": class_id}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def serve_text(self, text):
+        return self._predict({self._text_column: tf.reshape(text, [-1, 1])})
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def serve_tf_example(self, examples):
+        return self._predict(tf.io.parse_example(examples, self._serving_feature_spec))
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def transform_features(self, examples):
+        return self.tft_layer(tf.io.parse_example(examples, self._raw_feature_spec))
+
+    def save(self, export_dir: str) -> None:
+        tf.saved_model.save(self, export_dir, signatures={
+            "serving_default": self.serve_text.get_concrete_function(),
+            "serving_tf_example": self.serve_tf_example.get_concrete_function(),
+            "transform_features": self.transform_features.get_concrete_function(),
+        })

@@ -1,0 +1,113 @@
+"""Trainer's run_fn: fine-tunes the checkpoint on the transformed examples and exports the serving model."""
+import hashlib
+import json
+import math
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+from typing import Any, Dict  # noqa: E402
+
+import tensorflow as tf  # noqa: E402
+import tensorflow_transform as tft  # noqa: E402
+import tf_keras  # noqa: E402
+from absl import logging  # noqa: E402
+from tfx import v1 as tfx  # noqa: E402
+from tfx_bsl.public import tfxio  # noqa: E402
+
+from components import distribution, model  # noqa: E402
+from preprocessing import features  # noqa: E402
+
+HYPERPARAMETERS_FILE = "hyperparameters.json"  # in the exported model's assets.extra/
+
+
+def _dataset(fn_args: tfx.components.FnArgs, files, tf_transform_output, hp: Dict[str, Any],
+             shuffle: bool) -> tf.data.Dataset:
+    dataset = fn_args.data_accessor.tf_dataset_factory(
+        files,
+        tfxio.TensorFlowDatasetOptions(batch_size=hp["batch_size"], label_key=features.LABEL_ID,
+                                       shuffle=shuffle, shuffle_seed=hp["seed"]),
+        tf_transform_output.transformed_metadata.schema)
+    return dataset.map(lambda x, y: (model.trim_padding(x), y),
+                       num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def _count_examples(files) -> int:
+    return int(tf.data.TFRecordDataset(tf.io.gfile.glob(files), compression_type="GZIP")
+               .reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
+
+
+def _train_steps(fn_args: tfx.components.FnArgs, hp: Dict[str, Any]) -> int:
+    if fn_args.train_steps:
+        return fn_args.train_steps
+    return hp["epochs"] * math.ceil(_count_examples(fn_args.train_files) / hp["batch_size"])
+
+
+def _eval_steps(fn_args: tfx.components.FnArgs, hp: Dict[str, Any]) -> int:
+    return fn_args.eval_steps or math.ceil(_count_examples(fn_args.eval_files) / hp["batch_size"])
+
+
+def _compile(classifier, hp: Dict[str, Any], max_seq_length: int, train_steps: int) -> tf_keras.Model:
+    from transformers import create_optimizer  # AdamW, linear warm-up then linear decay to 0
+
+    optimizer, _ = create_optimizer(
+        init_lr=hp["learning_rate"], num_train_steps=train_steps,
+        num_warmup_steps=int(hp["warmup_fraction"] * train_steps), weight_decay_rate=hp["weight_decay"])
+    trainable = model.training_model(classifier, max_seq_length)
+    trainable.compile(optimizer=optimizer,
+                      loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=[tf_keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+    return trainable
+
+
+def run_fn(fn_args: tfx.components.FnArgs) -> None:
+    hp = dict(fn_args.custom_config)
+    tf_keras.utils.set_random_seed(hp["seed"])
+    tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+    class_names = [c.decode() for c in tf_transform_output.vocabulary_by_name(features.LABEL_VOCABULARY)]
+    max_seq_length = tf_transform_output.transformed_feature_spec()[features.INPUT_IDS].shape[0]
+    train_steps, eval_steps = _train_steps(fn_args, hp), _eval_steps(fn_args, hp)
+
+    strategy = distribution.choose_strategy()
+    precision = distribution.set_precision_policy(hp["mixed_precision"])
+    logging.info("Training %d steps of global batch %d on %d replica(s) (%s), precision %s, classes %s",
+                 train_steps, hp["batch_size"], strategy.num_replicas_in_sync, type(strategy).__name__,
+                 precision, class_names)
+
+    train_ds = _dataset(fn_args, fn_args.train_files, tf_transform_output, hp, shuffle=True)
+    eval_ds = _dataset(fn_args, fn_args.eval_files, tf_transform_output, hp, shuffle=False)
+    with strategy.scope():
+        classifier = model.load_classifier(hp["checkpoint_dir"], len(class_names))
+        trainable = _compile(classifier, hp, max_seq_length, train_steps)
+
+    callbacks = [
+        tf_keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq=20),
+        tf_keras.callbacks.BackupAndRestore(backup_dir=_backup_dir(fn_args, hp), save_freq=50,
+                                            delete_checkpoint=True),
+    ]
+    # One Keras "epoch" per configured epoch (or one for a step budget), so resumption and logs line up.
+    epochs = hp["epochs"] if not fn_args.train_steps else 1
+    trainable.fit(train_ds, epochs=epochs, steps_per_epoch=math.ceil(train_steps / epochs),
+                  validation_data=eval_ds, validation_steps=eval_steps, callbacks=callbacks, verbose=2)
+
+    export = model.ExportModule(classifier, tf_transform_output.transform_features_layer(), class_names,
+                                tf_transform_output.raw_feature_spec(), hp["text_column"],
+                                hp["label_column"])
+    export.save(fn_args.serving_model_dir)
+    _write_hyperparameters(fn_args.serving_model_dir, {
+        **hp, "train_steps": train_steps, "max_seq_length": max_seq_length, "class_names": class_names,
+        "precision_policy": precision, "replicas": strategy.num_replicas_in_sync})
+
+
+def _backup_dir(fn_args: tfx.components.FnArgs, hp: Dict[str, Any]) -> str:
+    """A directory that outlives this execution (whose output URIs are new on every attempt), keyed by
+    what the training depends on, so only a re-run of the same training resumes from it."""
+    key = json.dumps([fn_args.transform_output, fn_args.train_files, fn_args.train_steps, hp], sort_keys=True)
+    return os.path.join(hp["backup_dir"], hashlib.sha256(key.encode()).hexdigest()[:16])
+
+
+def _write_hyperparameters(serving_model_dir: str, values: Dict[str, Any]) -> None:
+    extra = os.path.join(serving_model_dir, "assets.extra")
+    tf.io.gfile.makedirs(extra)
+    with tf.io.gfile.GFile(os.path.join(extra, HYPERPARAMETERS_FILE), "w") as f:
+        json.dump(values, f, indent=2, sort_keys=True)

@@ -1,0 +1,7 @@
+"""Runs the pipeline with TFX's LocalDagRunner: `python local_runner.py --help`."""
+import sys
+
+from pipeline import cli
+
+if __name__ == "__main__":
+    sys.exit(cli.main(runner="local"))

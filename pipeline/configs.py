@@ -1,0 +1,138 @@
+"""Every knob of the pipeline, in one place, read once.
+
+Defaults come from this file; the command line (pipeline/cli.py) overrides them; components receive
+only what they need, through their custom_config.
+"""
+import argparse
+import dataclasses
+import functools
+import glob
+import hashlib
+import os
+from typing import Any, Dict
+
+PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_SCHEMA = os.path.join(PROJECT_DIR, "schema", "default", "schema.pbtxt")
+
+
+@functools.lru_cache(maxsize=None)
+def source_fingerprint(*packages: str) -> str:
+    """A hash of the packages' code. Components get their user code by module path, which TFX does not
+    fingerprint, so this goes into their custom_config: editing the code invalidates their cache."""
+    digest = hashlib.sha256()
+    for package in packages:
+        for path in sorted(glob.glob(os.path.join(PROJECT_DIR, package, "*.py"))):
+            with open(path, "rb") as f:
+                digest.update(f.read())
+    return digest.hexdigest()[:16]
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+    # What to run on. An empty data/checkpoint means the embedded default (pipeline/defaults.py).
+    data: str = ""  # a CSV file, or a directory whose *.csv files are read
+    checkpoint: str = ""  # a local Hugging Face BERT checkpoint directory
+    schema: str = DEFAULT_SCHEMA  # curated schema; regenerate with `make schema`
+    text_column: str = "text"
+    label_column: str = "label"
+    default_sample: int = 12000  # rows of the embedded corpus used by the default run; 0 = all 38,158
+
+    # Where things go.
+    pipeline_name: str = "bert_text_classifier"
+    model_name: str = "text_classifier"
+    outputs_dir: str = os.path.join(PROJECT_DIR, "outputs")
+
+    # Split: 1 in eval_buckets texts goes to eval, by a hash of the text itself.
+    eval_buckets: int = 10
+
+    # Model and training.
+    max_seq_length: int = 64
+    batch_size: int = 16  # global batch, across all replicas
+    epochs: int = 1
+    train_steps: int = 0  # > 0 overrides epochs
+    learning_rate: float = 5e-5
+    warmup_fraction: float = 0.1
+    weight_decay: float = 0.01
+    mixed_precision: str = "auto"  # auto (mixed_float16 on GPU, off on CPU) | off | mixed_float16 | mixed_bfloat16
+    seed: int = 42
+
+    # Blessing: an absolute floor, and no regression beyond the tolerance against the last blessed model.
+    accuracy_floor: float = 0.5
+    regression_tolerance: float = 0.01
+
+    enable_cache: bool = True
+    beam_args: tuple = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
+
+    @property
+    def pipeline_root(self) -> str:
+        return os.path.join(self.outputs_dir, "pipeline_root", self.pipeline_name)
+
+    @property
+    def metadata_path(self) -> str:
+        return os.path.join(self.outputs_dir, "metadata", self.pipeline_name, "metadata.sqlite")
+
+    @property
+    def serving_model_root(self) -> str:
+        """TF Serving's base path for this model: versions are pushed below it."""
+        return os.path.join(self.outputs_dir, "serving", self.model_name)
+
+    @property
+    def backup_dir(self) -> str:
+        """Where an interrupted Trainer's BackupAndRestore state survives between runs."""
+        return os.path.join(self.outputs_dir, "trainer_backup", self.pipeline_name)
+
+    def transform_config(self) -> Dict[str, Any]:
+        return {
+            "text_column": self.text_column,
+            "label_column": self.label_column,
+            "checkpoint_dir": self.checkpoint,
+            "max_seq_length": self.max_seq_length,
+            "code_version": source_fingerprint("preprocessing"),
+        }
+
+    def trainer_config(self) -> Dict[str, Any]:
+        return {
+            "checkpoint_dir": self.checkpoint,
+            "text_column": self.text_column,
+            "label_column": self.label_column,
+            "batch_size": self.batch_size,
+            "epochs": self.epochs,
+            "learning_rate": self.learning_rate,
+            "warmup_fraction": self.warmup_fraction,
+            "weight_decay": self.weight_decay,
+            "mixed_precision": self.mixed_precision,
+            "seed": self.seed,
+            "backup_dir": self.backup_dir,
+            "code_version": source_fingerprint("preprocessing", "components"),
+        }
+
+
+_HELP = {
+    "data": "CSV file or directory of CSV files (default: the embedded tweet corpus)",
+    "checkpoint": "local Hugging Face BERT checkpoint dir: config.json, vocab.txt, model.safetensors or "
+                  "tf_model.h5 (default: the embedded MiniLM-L6-H384-uncased)",
+    "schema": "curated TFDV schema (schema.pbtxt) for the data; create one with `make schema`",
+    "default_sample": "rows of the embedded corpus used when --data is not given; 0 = all",
+    "train_steps": "training steps; 0 = derive from --epochs",
+    "mixed_precision": "auto | off | mixed_float16 | mixed_bfloat16",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """One flag per field, e.g. --batch-size, with this file's defaults."""
+    for field in dataclasses.fields(PipelineConfig):
+        flag = "--" + field.name.replace("_", "-")
+        if field.type is tuple:
+            parser.add_argument(flag, nargs="*", default=None, help="extra Beam pipeline arguments")
+        elif field.type is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=field.default)
+        else:
+            parser.add_argument(flag, type=field.type, default=field.default, help=_HELP.get(field.name))
+
+
+def from_arguments(args: argparse.Namespace, **resolved: Any) -> PipelineConfig:
+    """The config the flags describe; `resolved` replaces values the caller has already resolved."""
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(PipelineConfig)}
+    values["beam_args"] = tuple(values["beam_args"] or PipelineConfig.beam_args)
+    values.update(resolved)
+    return PipelineConfig(**values)

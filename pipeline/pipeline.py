@@ -1,0 +1,74 @@
+"""Wires the TFX components; nothing else. Every value comes from pipeline/configs.py."""
+import os
+from typing import List
+
+from tfx import v1 as tfx
+from tfx.proto import example_gen_pb2
+
+from components import anomalies_gate, evaluation
+from pipeline import configs
+
+
+def _example_gen(config: configs.PipelineConfig):
+    """Reads the CSV (a file, or every *.csv in a directory) and splits by a hash of the text itself, so
+    that identical texts (retweets) always land in the same split."""
+    if os.path.isdir(config.data):
+        input_base, pattern = config.data, "*.csv"
+    else:
+        input_base, pattern = os.path.dirname(os.path.abspath(config.data)), os.path.basename(config.data)
+    return tfx.components.CsvExampleGen(
+        input_base=input_base,
+        input_config=example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="data", pattern=pattern)]),
+        output_config=example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(
+            splits=[example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=config.eval_buckets - 1),
+                    example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=1)],
+            partition_feature_name=config.text_column)))
+
+
+def create_pipeline(config: configs.PipelineConfig, num_classes: int) -> tfx.dsl.Pipeline:
+    example_gen = _example_gen(config)
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema)
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+    gate = anomalies_gate.AnomaliesGate(anomalies=example_validator.outputs["anomalies"])
+
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
+        preprocessing_fn="preprocessing.transform.preprocessing_fn",
+        custom_config=config.transform_config())
+    transform.add_upstream_node(gate)
+
+    train_args = tfx.proto.TrainArgs(num_steps=config.train_steps) if config.train_steps else tfx.proto.TrainArgs()
+    trainer = tfx.components.Trainer(
+        run_fn="components.trainer.run_fn",
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        train_args=train_args, eval_args=tfx.proto.EvalArgs(),
+        custom_config=config.trainer_config())
+
+    baseline_resolver = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
+        baseline_model=baseline_resolver.outputs["model"],
+        example_splits=["eval"],
+        eval_config=evaluation.eval_config(config.label_column, num_classes, config.accuracy_floor,
+                                           config.regression_tolerance))
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(filesystem=tfx.proto.PushDestination.Filesystem(
+            base_directory=config.serving_model_root)))
+
+    components: List = [example_gen, statistics_gen, schema_gen, example_validator, gate, transform,
+                        trainer, baseline_resolver, evaluator, pusher]
+    return tfx.dsl.Pipeline(
+        pipeline_name=config.pipeline_name, pipeline_root=config.pipeline_root, components=components,
+        enable_cache=config.enable_cache,
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            config.metadata_path),
+        beam_pipeline_args=list(config.beam_args))

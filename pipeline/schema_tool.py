@@ -1,0 +1,50 @@
+"""Regenerates the curated schema for a dataset: `make schema DATA=my.csv SCHEMA_OUT=schema/my/schema.pbtxt`.
+
+TFDV infers the schema from the CSV; this then pins what the pipeline relies on: the text column present
+in every row, the label column present with exactly the labels seen (the domain). Review the result and
+check it in: from then on a label outside the domain is an anomaly that stops the run before Transform.
+"""
+import argparse
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import tensorflow_data_validation as tfdv  # noqa: E402
+from tensorflow_metadata.proto.v0 import schema_pb2  # noqa: E402
+
+
+def curated_schema(csv_path: str, text_column: str, label_column: str) -> schema_pb2.Schema:
+    stats = tfdv.generate_statistics_from_csv(csv_path)
+    schema = tfdv.infer_schema(stats, infer_feature_shape=True)
+    for name in (text_column, label_column):
+        feature = tfdv.get_feature(schema, name)
+        feature.presence.min_fraction = 1.0
+        feature.presence.min_count = 1
+    # The text is free-form, never a categorical domain.
+    text = tfdv.get_feature(schema, text_column)
+    text.ClearField("domain")
+    text.ClearField("string_domain")
+    tfdv.get_domain(schema, label_column)  # raises if TFDV saw too many distinct labels to infer one
+    return schema
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", required=True, help="CSV file with a header row")
+    parser.add_argument("--out", required=True, help="where to write schema.pbtxt")
+    parser.add_argument("--text-column", default="text")
+    parser.add_argument("--label-column", default="label")
+    args = parser.parse_args(argv)
+    schema = curated_schema(args.data, args.text_column, args.label_column)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    tfdv.write_schema_text(schema, args.out)
+    with open(args.out) as f:
+        body = f.read()
+    with open(args.out, "w") as f:
+        f.write(f"# Curated schema for {os.path.basename(args.data)}, written by `make schema` (pipeline/schema_tool.py).\n"
+                "# Text present in every row; the label domain is the set of classes.\n" + body)
+    print(f"wrote {args.out}: labels {list(tfdv.get_domain(schema, args.label_column).value)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""What the last run produced, read back from ML Metadata: eval accuracy, blessing, pushed path."""
+import dataclasses
+from typing import Dict, List, Optional, Tuple
+
+import ml_metadata as mlmd
+from ml_metadata.proto import metadata_store_pb2
+
+from pipeline import configs
+
+RunOutputs = Dict[str, Dict[str, metadata_store_pb2.Artifact]]  # component class -> artifact type -> artifact
+
+
+@dataclasses.dataclass
+class RunSummary:
+    run_id: str
+    accuracy: Optional[float]
+    blessed: bool
+    pushed_path: Optional[str]
+    cached_components: int
+    executed_components: int
+
+    def lines(self):
+        accuracy = "n/a" if self.accuracy is None else f"{self.accuracy:.4f}"
+        yield f"run {self.run_id}: {self.executed_components} component(s) executed, {self.cached_components} cached"
+        yield f"eval accuracy: {accuracy}"
+        yield f"blessed: {'yes' if self.blessed else 'no'}"
+        yield f"pushed: {self.pushed_path or 'nothing (not blessed)'}"
+
+
+def open_store(config: configs.PipelineConfig) -> mlmd.MetadataStore:
+    connection = metadata_store_pb2.ConnectionConfig()
+    connection.sqlite.filename_uri = config.metadata_path
+    connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    return mlmd.MetadataStore(connection)
+
+
+def latest_run_outputs(store: mlmd.MetadataStore) -> Tuple[metadata_store_pb2.Context, List, RunOutputs]:
+    """The latest run, its executions (cached ones included) and their output artifacts."""
+    runs = store.get_contexts_by_type("pipeline_run")
+    if not runs:
+        raise LookupError("no pipeline run recorded in ML Metadata")
+    run = max(runs, key=lambda c: c.create_time_since_epoch)
+    executions = store.get_executions_by_context(run.id)
+    events = [e for e in store.get_events_by_execution_ids([e.id for e in executions])
+              if e.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)]
+    artifacts = {a.id: a for a in store.get_artifacts_by_id(sorted({e.artifact_id for e in events}))}
+    artifact_types = {t.id: t.name for t in store.get_artifact_types()}
+    execution_types = {t.id: t.name.rsplit(".", 1)[-1] for t in store.get_execution_types()}
+    component_of = {e.id: execution_types[e.type_id] for e in executions}
+    outputs: RunOutputs = {}
+    for event in events:
+        artifact = artifacts[event.artifact_id]
+        outputs.setdefault(component_of[event.execution_id], {})[artifact_types[artifact.type_id]] = artifact
+    return run, executions, outputs
+
+
+def overall_accuracy(evaluation_uri: str) -> Optional[float]:
+    """The candidate's accuracy on the whole eval split (TFMA names it 'candidate' when a baseline exists)."""
+    import tensorflow_model_analysis as tfma
+
+    from components.evaluation import ACCURACY
+
+    for metrics in tfma.load_metrics(evaluation_uri):
+        if metrics.slice_key.single_slice_keys:
+            continue
+        for entry in metrics.metric_keys_and_values:
+            if entry.key.name == ACCURACY and entry.key.model_name in ("", "candidate"):
+                return entry.value.double_value.value
+    return None
+
+
+def summarize(config: configs.PipelineConfig) -> RunSummary:
+    run, executions, outputs = latest_run_outputs(open_store(config))
+    cached = sum(e.last_known_state == metadata_store_pb2.Execution.CACHED for e in executions)
+    evaluation = outputs.get("Evaluator", {}).get("ModelEvaluation")
+    blessing = outputs.get("Evaluator", {}).get("ModelBlessing")
+    pushed = outputs.get("Pusher", {}).get("PushedModel")
+    is_pushed = bool(pushed and pushed.custom_properties["pushed"].int_value)
+    return RunSummary(
+        run_id=run.name,
+        accuracy=overall_accuracy(evaluation.uri) if evaluation else None,
+        blessed=bool(blessing and blessing.custom_properties["blessed"].int_value),
+        pushed_path=pushed.custom_properties["pushed_destination"].string_value if is_pushed else None,
+        cached_components=cached, executed_components=len(executions) - cached)

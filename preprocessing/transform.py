@@ -1,0 +1,28 @@
+"""Transform's preprocessing_fn: raw text and label in, BERT inputs and class id out.
+
+The tokenizer is built inside the traced function, so it is frozen into the transform graph (vocab.txt as
+an asset) and the exported model tokenizes exactly as training did.
+"""
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import tensorflow as tf  # noqa: E402
+import tensorflow_transform as tft  # noqa: E402
+
+from preprocessing import features, tokenize  # noqa: E402
+
+
+def preprocessing_fn(inputs, custom_config):
+    """custom_config: text_column, label_column, checkpoint_dir, max_seq_length (see pipeline/configs.py)."""
+    spec = tokenize.load_wordpiece_spec(custom_config["checkpoint_dir"])
+    texts = tf.reshape(inputs[custom_config["text_column"]], [-1])
+    # Tracked and created outside the traced function, so its tables are initialized once, not per batch.
+    tokenizer = tft.make_and_track_object(lambda: tokenize.BertGraphTokenizer(spec), name="bert_tokenizer")
+    outputs = tokenizer.encode(texts, custom_config["max_seq_length"])
+    label_column = custom_config["label_column"]
+    if label_column in inputs:  # absent at serving time
+        labels = tf.reshape(inputs[label_column], [-1])
+        outputs[features.LABEL_ID] = tft.compute_and_apply_vocabulary(
+            labels, vocab_filename=features.LABEL_VOCABULARY)
+    return outputs

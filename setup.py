@@ -1,0 +1,21 @@
+"""Packages the project's own code so that Beam workers and pipeline containers can import it.
+
+The pinned, hash-checked dependency set is requirements/lock.txt (installed by `make install`); the ranges
+here are what the code needs, for installs that bring their own environment (Dataflow's --setup_file).
+"""
+import setuptools
+
+setuptools.setup(
+    name="bert-tfx-pipeline",
+    version="0.1.0",
+    description="TFX pipeline that fine-tunes a BERT-family checkpoint for text classification and pushes it "
+                "to TensorFlow Serving",
+    python_requires=">=3.10,<3.11",
+    packages=setuptools.find_packages(include=["pipeline", "components", "preprocessing"]),
+    install_requires=[
+        "tfx==1.16.0",
+        "tensorflow-text==2.16.1",
+        "transformers==4.46.3",
+        "dill",
+    ],
+)

@@ -1,0 +1,35 @@
+"""Shared fixtures. Environment first: TensorFlow reads these when it is first imported."""
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+
+from pipeline import defaults  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def checkpoint_dir():
+    return defaults.default_checkpoint_dir()
+
+
+@pytest.fixture(scope="session")
+def corpus():
+    """The 38,158 (text, label) rows of the embedded corpus, as the package ships them."""
+    return defaults.read_corpus()
+
+
+@pytest.fixture(scope="session")
+def wordpiece_spec(checkpoint_dir):
+    from preprocessing import tokenize
+
+    return tokenize.load_wordpiece_spec(checkpoint_dir)
+
+
+@pytest.fixture(scope="session")
+def reference_tokenizer(checkpoint_dir):
+    from transformers import BertTokenizerFast
+
+    return BertTokenizerFast.from_pretrained(checkpoint_dir, local_files_only=True)

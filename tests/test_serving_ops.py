@@ -1,0 +1,39 @@
+"""The op allowlist: what stock TF Serving can load."""
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+from components import serving_ops
+
+
+class _Module(tf.Module):
+    def __init__(self, tokenizer):
+        super().__init__()
+        self.tokenizer = tokenizer
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def __call__(self, text):
+        return self.tokenizer.tokenize(text).flat_values
+
+
+def export(tmp_path, tokenizer):
+    path = str(tmp_path / "model")
+    tf.saved_model.save(_Module(tokenizer), path)
+    return path
+
+
+def test_graph_tokenizer_uses_only_servable_ops(tmp_path, wordpiece_spec):
+    from preprocessing import tokenize
+
+    path = export(tmp_path, tokenize.BertGraphTokenizer(wordpiece_spec))
+    assert "WordpieceTokenizeWithOffsets" in serving_ops.graph_ops(path)
+    assert serving_ops.unservable_ops(path) == set()
+
+
+def test_an_op_stock_serving_lacks_is_reported(tmp_path):
+    class Trimmer(tf.Module):
+        def tokenize(self, text):
+            ragged = tf.strings.split(text)
+            return tf_text.RoundRobinTrimmer(max_seq_length=4).trim([ragged, ragged])[0]
+
+    path = export(tmp_path, Trimmer())
+    assert {op for op in serving_ops.unservable_ops(path)} & {"TFText>RoundRobinTrim"}
