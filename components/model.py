@@ -20,12 +20,26 @@ WEIGHT_FILES = ("model.safetensors", "tf_model.h5")  # never pickles: no pytorch
 
 
 def load_classifier(checkpoint_dir: str, num_classes: int) -> tf_keras.Model:
-    """The checkpoint's encoder with a new classification head (transformers' TF class)."""
-    from transformers import TFAutoModelForSequenceClassification
+    """The checkpoint's encoder (transformers' TF BERT), mean-pooled over real tokens, and a new dense head.
 
-    return TFAutoModelForSequenceClassification.from_pretrained(
-        checkpoint_dir, num_labels=num_classes, local_files_only=True, use_safetensors=os.path.exists(
-            os.path.join(checkpoint_dir, "model.safetensors")))
+    Mean pooling rather than the [CLS] pooler: sentence-transformers checkpoints such as the default were
+    trained to be read that way (their pooler is left over from pre-training), and it is a sound choice
+    for plain BERT checkpoints too. Outputs logits, float32 under any precision policy.
+    """
+    from transformers import TFAutoModel
+
+    encoder = TFAutoModel.from_pretrained(
+        checkpoint_dir, local_files_only=True,
+        use_safetensors=os.path.exists(os.path.join(checkpoint_dir, "model.safetensors")))
+    inputs = {name: tf_keras.Input(shape=(None,), dtype=tf.int64, name=name) for name in features.MODEL_INPUTS}
+    hidden = encoder(inputs).last_hidden_state
+    mask = tf.cast(inputs[features.ATTENTION_MASK], hidden.dtype)[:, :, None]
+    pooled = tf.reduce_sum(hidden * mask, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1), 1.0)
+    pooled = tf_keras.layers.Dropout(encoder.config.hidden_dropout_prob)(pooled)
+    logits = tf_keras.layers.Dense(
+        num_classes, dtype="float32", name="classifier",
+        kernel_initializer=tf_keras.initializers.TruncatedNormal(stddev=encoder.config.initializer_range))(pooled)
+    return tf_keras.Model(inputs, logits, name="bert_classifier")
 
 
 def trim_padding(batch: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
@@ -35,12 +49,11 @@ def trim_padding(batch: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
     return {name: batch[name][:, :length] for name in features.MODEL_INPUTS}
 
 
-def training_model(classifier: tf_keras.Model, max_seq_length: int) -> tf_keras.Model:
+def training_model(classifier: tf_keras.Model) -> tf_keras.Model:
     """Wraps the classifier for fit(); the optimizer attaches to the wrapper, so the exported classifier
     carries no optimizer state."""
     inputs = {name: tf_keras.Input(shape=(None,), dtype=tf.int64, name=name) for name in features.MODEL_INPUTS}
-    logits = classifier(inputs, training=True).logits
-    return tf_keras.Model(inputs, tf_keras.layers.Activation("linear", dtype="float32")(logits))
+    return tf_keras.Model(inputs, classifier(inputs))
 
 
 class ExportModule(tf.Module):
@@ -58,8 +71,7 @@ class ExportModule(tf.Module):
 
     def _predict(self, raw_features: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
         transformed = trim_padding(self.tft_layer(raw_features))
-        logits = self.classifier(transformed, training=False).logits
-        probabilities = tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
+        probabilities = tf.nn.softmax(self.classifier(transformed, training=False), axis=-1)
         class_id = tf.argmax(probabilities, axis=-1)
         return {"probabilities": probabilities, "label": tf.gather(self._class_names, class_id),
                 "class_id": class_id}

@@ -3,6 +3,7 @@ import hashlib
 import json
 import math
 import os
+import time
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
@@ -22,14 +23,27 @@ HYPERPARAMETERS_FILE = "hyperparameters.json"  # in the exported model's assets.
 
 
 def _dataset(fn_args: tfx.components.FnArgs, files, tf_transform_output, hp: Dict[str, Any],
-             shuffle: bool) -> tf.data.Dataset:
+             training: bool) -> tf.data.Dataset:
     dataset = fn_args.data_accessor.tf_dataset_factory(
         files,
         tfxio.TensorFlowDatasetOptions(batch_size=hp["batch_size"], label_key=features.LABEL_ID,
-                                       shuffle=shuffle, shuffle_seed=hp["seed"]),
+                                       shuffle=training, shuffle_seed=hp["seed"]),
         tf_transform_output.transformed_metadata.schema)
+    if training:
+        dataset = _by_length(dataset, hp["batch_size"])
     return dataset.map(lambda x, y: (model.trim_padding(x), y),
                        num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def _by_length(dataset: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:
+    """Regroups the shuffled examples into batches of similar length. Each batch is then cut to its own
+    longest sequence, so the model computes on little padding (tweets: mean 35 tokens, p95 56)."""
+    max_seq_length = dataset.element_spec[0][features.INPUT_IDS].shape[-1]
+    boundaries = list(range(16, max_seq_length, 8))
+    return dataset.unbatch().bucket_by_sequence_length(
+        element_length_func=lambda x, y: tf.reduce_sum(tf.cast(x[features.ATTENTION_MASK], tf.int32)),
+        bucket_boundaries=boundaries, bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+        drop_remainder=True)
 
 
 def _count_examples(files) -> int:
@@ -47,13 +61,32 @@ def _eval_steps(fn_args: tfx.components.FnArgs, hp: Dict[str, Any]) -> int:
     return fn_args.eval_steps or math.ceil(_count_examples(fn_args.eval_files) / hp["batch_size"])
 
 
-def _compile(classifier, hp: Dict[str, Any], max_seq_length: int, train_steps: int) -> tf_keras.Model:
+class _ProgressLog(tf_keras.callbacks.Callback):
+    """A line every `every` steps with the loss and the speed: fit's own output is one line per epoch.
+    Steps are the optimizer's, so a run resumed from a backup counts on from where it stopped."""
+
+    def __init__(self, total_steps: int, batch_size: int, every: int = 50):
+        super().__init__()
+        self._total, self._batch, self._every = total_steps, batch_size, every
+        self._start = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = int(self.model.optimizer.iterations.numpy())
+        if self._start is None:  # the first step includes tracing: time from the second on
+            self._start = (step, time.monotonic())
+        elif step % self._every == 0 or step == self._total:
+            rate = (step - self._start[0]) / (time.monotonic() - self._start[1])
+            logging.info("Training step %d/%d: loss %.4f, %.2f steps/s (%.1f examples/s)", step, self._total,
+                         logs["loss"], rate, rate * self._batch)
+
+
+def _compile(classifier, hp: Dict[str, Any], train_steps: int) -> tf_keras.Model:
     from transformers import create_optimizer  # AdamW, linear warm-up then linear decay to 0
 
     optimizer, _ = create_optimizer(
         init_lr=hp["learning_rate"], num_train_steps=train_steps,
         num_warmup_steps=int(hp["warmup_fraction"] * train_steps), weight_decay_rate=hp["weight_decay"])
-    trainable = model.training_model(classifier, max_seq_length)
+    trainable = model.training_model(classifier)
     trainable.compile(optimizer=optimizer,
                       loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       metrics=[tf_keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
@@ -74,13 +107,14 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                  train_steps, hp["batch_size"], strategy.num_replicas_in_sync, type(strategy).__name__,
                  precision, class_names)
 
-    train_ds = _dataset(fn_args, fn_args.train_files, tf_transform_output, hp, shuffle=True)
-    eval_ds = _dataset(fn_args, fn_args.eval_files, tf_transform_output, hp, shuffle=False)
+    train_ds = _dataset(fn_args, fn_args.train_files, tf_transform_output, hp, training=True)
+    eval_ds = _dataset(fn_args, fn_args.eval_files, tf_transform_output, hp, training=False)
     with strategy.scope():
         classifier = model.load_classifier(hp["checkpoint_dir"], len(class_names))
-        trainable = _compile(classifier, hp, max_seq_length, train_steps)
+        trainable = _compile(classifier, hp, train_steps)
 
     callbacks = [
+        _ProgressLog(train_steps, hp["batch_size"]),
         tf_keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq=20),
         tf_keras.callbacks.BackupAndRestore(backup_dir=_backup_dir(fn_args, hp), save_freq=50,
                                             delete_checkpoint=True),

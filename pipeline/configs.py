@@ -50,7 +50,7 @@ class PipelineConfig:
     batch_size: int = 16  # global batch, across all replicas
     epochs: int = 1
     train_steps: int = 0  # > 0 overrides epochs
-    learning_rate: float = 5e-5
+    learning_rate: float = 1e-4
     warmup_fraction: float = 0.1
     weight_decay: float = 0.01
     mixed_precision: str = "auto"  # auto (mixed_float16 on GPU, off on CPU) | off | mixed_float16 | mixed_bfloat16

@@ -3,9 +3,10 @@ import os
 from typing import List
 
 from tfx import v1 as tfx
+from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 
-from components import anomalies_gate, evaluation
+from components import anomalies_gate, evaluation, serving_pusher
 from pipeline import configs
 
 
@@ -61,6 +62,7 @@ def create_pipeline(config: configs.PipelineConfig, num_classes: int) -> tfx.dsl
                                            config.regression_tolerance))
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
+        custom_executor_spec=executor_spec.ExecutorClassSpec(serving_pusher.Executor),
         push_destination=tfx.proto.PushDestination(filesystem=tfx.proto.PushDestination.Filesystem(
             base_directory=config.serving_model_root)))
 

@@ -103,7 +103,7 @@ def test_tensorboard_logs_are_in_the_model_run(first_run):
 
 
 def test_unchanged_rerun_reuses_cached_components(first_run):
-    outputs, _ = first_run
+    outputs, first = first_run
     result = run_cli(outputs, *FLAGS)
     assert result.returncode == 0, result.stderr[-3000:]
     for component in ("CsvExampleGen", "StatisticsGen", "Transform", "Trainer"):
@@ -112,6 +112,9 @@ def test_unchanged_rerun_reuses_cached_components(first_run):
     # none to the model the first run blessed.)
     run_line = next(line for line in result.stdout.splitlines() if line.startswith("run "))
     assert int(run_line.split(", ")[1].split()[0]) >= 7, run_line
+    # The same model, blessed again, is not pushed as a second version.
+    assert summary(result.stdout)["pushed"] == summary(first.stdout)["pushed"]
+    assert len(os.listdir(os.path.dirname(summary(first.stdout)["pushed"]))) == 1
 
 
 def eval_texts(outputs):
