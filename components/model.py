@@ -19,6 +19,11 @@ from preprocessing import features  # noqa: E402
 WEIGHT_FILES = ("model.safetensors", "tf_model.h5")  # never pickles: no pytorch_model.bin
 
 
+def _model_inputs() -> Dict[str, tf.Tensor]:
+    """Variable-length inputs: each batch comes cut to its own longest sequence (trim_padding)."""
+    return {name: tf_keras.Input(shape=(None,), dtype=tf.int64, name=name) for name in features.MODEL_INPUTS}
+
+
 def load_classifier(checkpoint_dir: str, num_classes: int) -> tf_keras.Model:
     """The checkpoint's encoder (transformers' TF BERT), mean-pooled over real tokens, and a new dense head.
 
@@ -31,7 +36,7 @@ def load_classifier(checkpoint_dir: str, num_classes: int) -> tf_keras.Model:
     encoder = TFAutoModel.from_pretrained(
         checkpoint_dir, local_files_only=True,
         use_safetensors=os.path.exists(os.path.join(checkpoint_dir, "model.safetensors")))
-    inputs = {name: tf_keras.Input(shape=(None,), dtype=tf.int64, name=name) for name in features.MODEL_INPUTS}
+    inputs = _model_inputs()
     hidden = encoder(inputs).last_hidden_state
     mask = tf.cast(inputs[features.ATTENTION_MASK], hidden.dtype)[:, :, None]
     pooled = tf.reduce_sum(hidden * mask, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1), 1.0)
@@ -52,7 +57,7 @@ def trim_padding(batch: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
 def training_model(classifier: tf_keras.Model) -> tf_keras.Model:
     """Wraps the classifier for fit(); the optimizer attaches to the wrapper, so the exported classifier
     carries no optimizer state."""
-    inputs = {name: tf_keras.Input(shape=(None,), dtype=tf.int64, name=name) for name in features.MODEL_INPUTS}
+    inputs = _model_inputs()
     return tf_keras.Model(inputs, classifier(inputs))
 
 
