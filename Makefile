@@ -18,17 +18,35 @@ export TF_USE_LEGACY_KERAS := 1
 export HF_HUB_OFFLINE := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: install run run-local test schema baseline clean
+.PHONY: install peer run run-local test schema baseline predict promote serve bench-serving clean
 
 install: $(INSTALLED)
 
-$(INSTALLED): requirements/lock.txt requirements/embedded-defaults.txt setup.py
+$(INSTALLED): requirements/lock.txt requirements/embedded-defaults.txt requirements/serving-protos.txt setup.py
 	@test -n "$(PYTHON310)" || { echo "error: Python 3.10 not found (tried python3.10 and pyenv's versions/3.10*): install Python 3.10"; exit 1; }
 	test -x $(PY) || $(PYTHON310) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(VENV)/bin/uv pip install --python $(PY) --no-deps --require-hashes \
 		-r requirements/lock.txt -r requirements/embedded-defaults.txt
 	$(VENV)/bin/uv pip install --python $(PY) --no-deps -e .
+	$(VENV)/bin/uv pip install --python $(PY) --no-deps --require-hashes --target $(VENV)/serving-protos \
+		-r requirements/serving-protos.txt
+	touch $@
+
+# Optional: the PyTorch + transformers peer the benchmarks compare against (Python 3.11: the CPU build of
+# torch lies on these machines' disk for 3.11 only).
+PEER_VENV := .venv-peer
+PEER_INSTALLED := $(PEER_VENV)/.installed
+PYTHON311 := $(shell for p in python3.11 $$(pyenv root 2>/dev/null)/versions/3.11*/bin/python3.11; do \
+	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null && { echo "$$p"; break; }; done)
+
+peer: $(PEER_INSTALLED)
+
+$(PEER_INSTALLED): requirements/peer-lock.txt $(INSTALLED)
+	@test -n "$(PYTHON311)" || { echo "error: Python 3.11 not found: the peer needs it (make peer)"; exit 1; }
+	test -x $(PEER_VENV)/bin/python || $(PYTHON311) -m venv $(PEER_VENV)
+	$(VENV)/bin/uv pip install --python $(PEER_VENV)/bin/python --no-deps --require-hashes \
+		--find-links /opt/wheels -r requirements/peer-lock.txt
 	touch $@
 
 run: $(INSTALLED)
@@ -48,6 +66,26 @@ schema: $(INSTALLED)
 # TF-IDF + logistic regression on the last run's split, beside the model: make baseline [ARGS=...as for run]
 baseline: $(INSTALLED)
 	$(PY) bench/tfidf_baseline.py $(ARGS)
+
+# make predict ARGS='--text "lost my bag again"'   (or --input file.csv --output out.csv; see --help)
+predict: $(INSTALLED)
+	$(PY) -m serving.predict $(ARGS)
+
+# Moves the `stable` label to the canary version in outputs/serving/models.config.
+promote: $(INSTALLED)
+	$(PY) -m serving.model_server_config promote
+
+# TF Serving + Prometheus + Grafana on the pushed models (serving_config/docker-compose.yml).
+serve:
+	@docker info >/dev/null 2>&1 || { echo "make serve: no Docker engine here ('docker info' failed): run it where Docker runs, or classify in-process with 'make predict'"; exit 1; }
+	@test -n "$$GRAFANA_ADMIN_PASSWORD" || { echo "make serve: set GRAFANA_ADMIN_PASSWORD (Grafana's admin password; there is no default)"; exit 1; }
+	@test -f outputs/serving/models.config || { echo "make serve: nothing pushed under outputs/serving yet: run 'make run' first"; exit 1; }
+	SERVING_ROOT=$(abspath outputs/serving) docker compose -f serving_config/docker-compose.yml up -d
+	@echo "REST http://127.0.0.1:8501/v1/models/text_classifier  gRPC 127.0.0.1:8500  Prometheus http://127.0.0.1:9090  Grafana http://127.0.0.1:3000"
+
+# Serving latency and throughput of the pushed model, beside the PyTorch peer when `make peer` installed it.
+bench-serving: $(INSTALLED)
+	$(PY) bench/serving_latency.py $(ARGS)
 
 clean:
 	rm -rf outputs

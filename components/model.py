@@ -50,7 +50,8 @@ def load_classifier(checkpoint_dir: str, num_classes: int) -> tf_keras.Model:
 def trim_padding(batch: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
     """Cuts the model inputs to the longest sequence in the batch: padding beyond it is masked anyway,
     and tweets are much shorter than max_seq_length, so this skips most of the padding compute."""
-    length = tf.reduce_max(tf.reduce_sum(tf.cast(batch[features.ATTENTION_MASK], tf.int32), axis=1))
+    # At least 1: the max over an empty batch is INT_MIN, and a request with no texts must still answer.
+    length = tf.maximum(tf.reduce_max(tf.reduce_sum(tf.cast(batch[features.ATTENTION_MASK], tf.int32), axis=1)), 1)
     return {name: batch[name][:, :length] for name in features.MODEL_INPUTS}
 
 

@@ -1,34 +1,54 @@
-"""TFX's Pusher, made safe for a TF Serving model directory that a server is watching.
+"""The Pusher into TF Serving's model directory: gated on servable ops, whole versions only, warmed up.
 
-Two changes to the filesystem push:
+TFX's Pusher, with these changes:
+- A model that needs an op stock TF Serving lacks is refused before anything is written (UnservableModelError),
+  instead of failing later with "Op type not registered" when the server loads it.
 - A version directory appears whole or not at all: the model is copied into a hidden directory beside it
   (TF Serving ignores non-numeric names) and renamed into place, which is atomic on one filesystem.
   TFX's own Pusher copies file by file into the final directory.
+- The version carries warm-up requests built from real eval texts (serving/warmup.py), and the serving
+  directory's models.config is rewritten with the stable/canary labels (serving/model_server_config.py).
 - A model identical to the newest version already there (same SavedModel fingerprint) is not pushed
   again: re-running an unchanged pipeline re-blesses the same model and must not add a duplicate version.
 """
+import json
 import os
 import time
 import uuid
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
+import tensorflow as tf
 from absl import logging
 from tfx import types
 from tfx.components.pusher import executor as pusher_executor
+from tfx.dsl.components.base import base_component, executor_spec
 from tfx.dsl.io import fileio
 from tfx.proto import pusher_pb2
-from tfx.types import artifact_utils, standard_component_specs
+from tfx.types import artifact_utils, channel, component_spec, standard_artifacts, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 
+from components import serving_ops
+from serving import model_server_config, warmup
+
 FINGERPRINT_FILE = "fingerprint.pb"
+EXAMPLES_KEY = "examples"
+
+
+class UnservableModelError(RuntimeError):
+    """The model needs ops that stock TF Serving does not have."""
+
+
+def check_servable(model_path: str) -> None:
+    missing = serving_ops.unservable_ops(model_path)
+    if missing:
+        raise UnservableModelError(
+            f"the model needs ops stock TF Serving does not have: {', '.join(sorted(missing))}; nothing was "
+            f"pushed. Build the graph from core TF and the ops in {serving_ops.SERVING_TEXT_OPS_FILE}")
 
 
 def latest_version(model_root: str) -> Optional[int]:
     """The highest numeric version under a TF Serving model directory, if any."""
-    if not fileio.exists(model_root):
-        return None
-    versions = [int(name.rstrip("/")) for name in fileio.listdir(model_root) if name.rstrip("/").isdigit()]
-    return max(versions, default=None)
+    return max(model_server_config.versions(model_root), default=None)
 
 
 def _same_model(model_path: str, version_path: str) -> bool:
@@ -38,8 +58,9 @@ def _same_model(model_path: str, version_path: str) -> bool:
     return io_utils.read_bytes_file(fingerprints[0]) == io_utils.read_bytes_file(fingerprints[1])
 
 
-def push_atomically(model_path: str, model_root: str) -> str:
-    """Copies the SavedModel to a new version under model_root; returns the version directory."""
+def push_atomically(model_path: str, model_root: str, prepare: Callable[[str], Any] = lambda staging: None) -> str:
+    """Copies the SavedModel to a new version under model_root; returns the version directory.
+    `prepare` adds to the staged copy before it becomes visible."""
     newest = latest_version(model_root)
     if newest is not None and _same_model(model_path, os.path.join(model_root, str(newest))):
         logging.info("Model identical to serving version %d: not pushed again.", newest)
@@ -47,10 +68,19 @@ def push_atomically(model_path: str, model_root: str) -> str:
     version = max(int(time.time()), (newest or 0) + 1)  # strictly increasing, even within a second
     staging = os.path.join(model_root, f".staging-{version}-{uuid.uuid4().hex[:8]}")
     io_utils.copy_dir(model_path, staging)
+    prepare(staging)
     serving_path = os.path.join(model_root, str(version))
     fileio.rename(staging, serving_path)
     logging.info("Model written to serving path %s.", serving_path)
     return serving_path
+
+
+def _eval_texts(examples: List[types.Artifact], text_column: str, count: int) -> List[str]:
+    files = [path for uri in artifact_utils.get_split_uris(examples, "eval")
+             for path in tf.io.gfile.glob(os.path.join(uri, "*"))]
+    records = tf.data.TFRecordDataset(files, compression_type="GZIP").take(count)
+    return [tf.train.Example.FromString(r.numpy()).features.feature[text_column].bytes_list.value[0].decode()
+            for r in records]
 
 
 class Executor(pusher_executor.Executor):
@@ -61,10 +91,39 @@ class Executor(pusher_executor.Executor):
         if not self.CheckBlessing(input_dict):
             self._MarkNotPushed(model_push)
             return
+        model_path = self.GetModelPath(input_dict)
+        check_servable(model_path)
+        settings = json.loads(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY])
         destination = proto_utils.json_to_proto(
             exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], pusher_pb2.PushDestination())
-        model_path = self.GetModelPath(input_dict)
-        serving_path = push_atomically(model_path, destination.filesystem.base_directory)
-        io_utils.copy_dir(model_path, model_push.uri)  # the archive copy TFX's Pusher keeps
+        model_root = destination.filesystem.base_directory
+        texts = _eval_texts(input_dict[EXAMPLES_KEY], settings["text_column"], settings["warmup_texts"])
+        requests = warmup.build_requests(model_path, os.path.basename(model_root), texts, settings["text_column"])
+        serving_path = push_atomically(model_path, model_root, prepare=lambda staging: warmup.write(staging, requests))
+        model_server_config.update(os.path.dirname(model_root), os.path.basename(model_root))
+        io_utils.copy_dir(serving_path, model_push.uri)  # the archive copy TFX's Pusher keeps
         self._MarkPushed(model_push, pushed_destination=serving_path,
                          pushed_version=os.path.basename(serving_path))
+
+
+class ServingPusherSpec(types.ComponentSpec):
+    PARAMETERS = standard_component_specs.PusherSpec.PARAMETERS
+    INPUTS = {**standard_component_specs.PusherSpec.INPUTS,
+              EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples)}
+    OUTPUTS = standard_component_specs.PusherSpec.OUTPUTS
+
+
+class ServingPusher(base_component.BaseComponent):
+    """Pusher(model, model_blessing) plus the examples whose eval split provides the warm-up texts."""
+
+    SPEC_CLASS = ServingPusherSpec
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
+
+    def __init__(self, model: types.BaseChannel, model_blessing: types.BaseChannel, examples: types.BaseChannel,
+                 serving_model_root: str, text_column: str, warmup_texts: int):
+        super().__init__(spec=ServingPusherSpec(
+            model=model, model_blessing=model_blessing, examples=examples,
+            push_destination=pusher_pb2.PushDestination(
+                filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=serving_model_root)),
+            custom_config=json.dumps({"text_column": text_column, "warmup_texts": warmup_texts}),
+            pushed_model=channel.Channel(type=standard_artifacts.PushedModel)))

@@ -79,7 +79,7 @@ def _run(config: configs.PipelineConfig, runner: str, num_classes: int) -> None:
 def _root_cause(error: BaseException) -> str:
     """The innermost message: Beam wraps a component's exception several times."""
     message = str(error)
-    for marker in ("DataAnomaliesError: ", "InputError: "):
+    for marker in ("DataAnomaliesError: ", "InputError: ", "UnservableModelError: "):
         if marker in message:
             return message.rsplit(marker, 1)[1].split("\n")[0].split(" [while running")[0]
     return message.strip().splitlines()[-1] if message.strip() else type(error).__name__

@@ -60,6 +60,9 @@ class PipelineConfig:
     accuracy_floor: float = 0.5
     regression_tolerance: float = 0.01
 
+    # Serving: texts from the eval split that TF Serving replays at load time (assets.extra).
+    warmup_texts: int = 8
+
     enable_cache: bool = True
     beam_args: tuple = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
 

@@ -3,7 +3,6 @@ import os
 from typing import List
 
 from tfx import v1 as tfx
-from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 
 from components import anomalies_gate, evaluation, serving_pusher
@@ -60,11 +59,10 @@ def create_pipeline(config: configs.PipelineConfig, num_classes: int) -> tfx.dsl
         example_splits=["eval"],
         eval_config=evaluation.eval_config(config.label_column, num_classes, config.accuracy_floor,
                                            config.regression_tolerance))
-    pusher = tfx.components.Pusher(
+    pusher = serving_pusher.ServingPusher(
         model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
-        custom_executor_spec=executor_spec.ExecutorClassSpec(serving_pusher.Executor),
-        push_destination=tfx.proto.PushDestination(filesystem=tfx.proto.PushDestination.Filesystem(
-            base_directory=config.serving_model_root)))
+        examples=example_gen.outputs["examples"], serving_model_root=config.serving_model_root,
+        text_column=config.text_column, warmup_texts=config.warmup_texts)
 
     components: List = [example_gen, statistics_gen, schema_gen, example_validator, gate, transform,
                         trainer, baseline_resolver, evaluator, pusher]

@@ -74,7 +74,7 @@ def summarize(config: configs.PipelineConfig) -> RunSummary:
     cached = sum(e.last_known_state == metadata_store_pb2.Execution.CACHED for e in executions)
     evaluation = outputs.get("Evaluator", {}).get("ModelEvaluation")
     blessing = outputs.get("Evaluator", {}).get("ModelBlessing")
-    pushed = outputs.get("Pusher", {}).get("PushedModel")
+    pushed = outputs.get("ServingPusher", {}).get("PushedModel")
     is_pushed = bool(pushed and pushed.custom_properties["pushed"].int_value)
     return RunSummary(
         run_id=run.name,

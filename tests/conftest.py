@@ -33,3 +33,22 @@ def reference_tokenizer(checkpoint_dir):
     from transformers import BertTokenizerFast
 
     return BertTokenizerFast.from_pretrained(checkpoint_dir, local_files_only=True)
+
+
+@pytest.fixture(scope="session")
+def first_run(tmp_path_factory):
+    """One small real run of the whole pipeline (it pushes a model), shared by the tests that need one."""
+    from pipeline_runs import FLAGS, run_cli
+
+    outputs = tmp_path_factory.mktemp("outputs")
+    result = run_cli(outputs, *FLAGS)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return outputs, result
+
+
+@pytest.fixture(scope="session")
+def pushed_model(first_run):
+    """The version directory the first run pushed."""
+    from pipeline_runs import summary
+
+    return summary(first_run[1].stdout)["pushed"]

@@ -6,51 +6,15 @@ pushes nothing.
 """
 import csv
 import glob
-import hashlib
 import json
 import os
 import random
-import subprocess
-import sys
 
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from components import serving_ops
-from pipeline import configs
-
-PROJECT = configs.PROJECT_DIR
-SAMPLE, STEPS = 800, 50
-# The floor is low because 50 steps train a weak model; this test is about the mechanism.
-FLAGS = ["--default-sample", str(SAMPLE), "--train-steps", str(STEPS), "--accuracy-floor", "0.3"]
-
-
-def run_cli(outputs, *flags, runner="beam_runner.py"):
-    result = subprocess.run([sys.executable, os.path.join(PROJECT, runner), "--outputs-dir", str(outputs), *flags],
-                            cwd=PROJECT, capture_output=True, text=True, timeout=1800)
-    return result
-
-
-def summary(stdout):
-    return dict(line.split(": ", 1) for line in stdout.splitlines() if ": " in line)
-
-
-def tree_digest(root):
-    digest = hashlib.sha256()
-    for path in sorted(glob.glob(os.path.join(root, "**"), recursive=True)):
-        digest.update(path.encode())
-        if os.path.isfile(path):
-            digest.update(open(path, "rb").read())
-    return digest.hexdigest()
-
-
-@pytest.fixture(scope="module")
-def first_run(tmp_path_factory):
-    outputs = tmp_path_factory.mktemp("outputs")
-    result = run_cli(outputs, *FLAGS)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return outputs, result
+from pipeline_runs import FLAGS, SAMPLE, STEPS, eval_texts, run_cli, summary, tree_digest
 
 
 def test_first_run_pushes_a_servable_model(first_run):
@@ -115,15 +79,6 @@ def test_unchanged_rerun_reuses_cached_components(first_run):
     # The same model, blessed again, is not pushed as a second version.
     assert summary(result.stdout)["pushed"] == summary(first.stdout)["pushed"]
     assert len(os.listdir(os.path.dirname(summary(first.stdout)["pushed"]))) == 1
-
-
-def eval_texts(outputs):
-    pattern = os.path.join(str(outputs), "pipeline_root", "*", "CsvExampleGen", "examples", "*", "Split-eval", "*")
-    texts = set()
-    for record in tf.data.TFRecordDataset(glob.glob(pattern), compression_type="GZIP"):
-        example = tf.train.Example.FromString(record.numpy())
-        texts.add(example.features.feature["text"].bytes_list.value[0].decode())
-    return texts
 
 
 def test_model_trained_on_shuffled_labels_is_not_blessed(first_run, tmp_path):

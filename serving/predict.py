@@ -1,0 +1,172 @@
+"""Classify texts with a pushed model, in-process, through the same serving_default signature TF Serving runs.
+
+  predict --text "my flight was great" --text "lost my bag again"
+  predict --input tweets.csv --output predictions.csv      # CSV (--text-column), JSONL, or one text per line
+  predict --model outputs/serving/text_classifier/1732400000 --input texts.txt --output out.jsonl
+
+--model is a SavedModel directory or a serving root (its newest numeric version is used); the default is
+where `make run` pushes. Output: CSV or JSONL (by the --output extension; JSONL on stdout) with the label,
+class id and one probability per class.
+"""
+import argparse
+import csv
+import json
+import os
+import sys
+from typing import Iterator, List, Optional, Sequence
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from pipeline import configs  # noqa: E402
+
+HYPERPARAMETERS = os.path.join("assets.extra", "hyperparameters.json")
+SIGNATURE = "serving_default"
+OUTPUTS = ("probabilities", "label", "class_id")
+
+
+class PredictError(Exception):
+    """Bad model directory or input file: one line for the user."""
+
+
+def resolve_model_dir(path: str) -> str:
+    """The SavedModel directory itself, or the newest numeric version below a serving root."""
+    if os.path.isfile(os.path.join(path, "saved_model.pb")):
+        return path
+    if not os.path.isdir(path):
+        raise PredictError(f"model directory {path} does not exist: run `make run` to push one, or pass --model")
+    version_dirs = sorted((d for d in os.listdir(path) if d.isdigit()), key=int)
+    if not version_dirs:
+        raise PredictError(f"{path} holds neither saved_model.pb nor numeric version directories: pass a pushed "
+                           "model directory or a serving root (outputs/serving/<model_name>)")
+    return resolve_model_dir(os.path.join(path, version_dirs[-1]))
+
+
+class Classifier:
+    def __init__(self, model_dir: str):
+        import tensorflow as tf
+        import tensorflow_text  # noqa: F401  registers the tokenizer's ops before the graph loads
+
+        self.model_dir = resolve_model_dir(model_dir)
+        try:
+            model = tf.saved_model.load(self.model_dir)
+        except Exception as e:  # TF raises several types for a corrupt or incompatible SavedModel
+            first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise PredictError(f"{self.model_dir} is not a loadable SavedModel ({first_line}): re-push it with "
+                               "`make run`") from None
+        if SIGNATURE not in model.signatures or not set(OUTPUTS) <= set(model.signatures[SIGNATURE].structured_outputs):
+            raise PredictError(f"{self.model_dir} has no {SIGNATURE} signature returning {', '.join(OUTPUTS)}: "
+                               "it was not exported by this pipeline")
+        self._model, self.signature, self._tf = model, model.signatures[SIGNATURE], tf
+        self.class_names = self._read_class_names(self.signature.structured_outputs["probabilities"].shape[-1])
+
+    def _read_class_names(self, num_classes: int) -> List[str]:
+        path = os.path.join(self.model_dir, HYPERPARAMETERS)
+        if os.path.isfile(path):
+            with open(path) as f:
+                return list(json.load(f)["class_names"])
+        return [f"class_{i}" for i in range(num_classes)]
+
+    def predict(self, texts: Sequence[str]) -> List[dict]:
+        out = self.signature(text=self._tf.constant(list(texts), dtype=self._tf.string))
+        probabilities = out["probabilities"].numpy().tolist()
+        return [{"text": text, "label": label.decode(), "class_id": int(class_id),
+                 "probabilities": dict(zip(self.class_names, (round(p, 6) for p in row)))}
+                for text, label, class_id, row in zip(texts, out["label"].numpy(), out["class_id"].numpy(),
+                                                      probabilities)]
+
+
+def read_texts(path: str, text_column: str) -> List[str]:
+    """Texts from a CSV (by column), a JSONL file (by field) or a plain file (one text per line)."""
+    if not os.path.isfile(path):
+        raise PredictError(f"input file {path} does not exist")
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        try:
+            if path.endswith(".csv"):
+                return _csv_texts(path, f, text_column)
+            if path.endswith(".jsonl"):
+                return _jsonl_texts(path, f, text_column)
+            return [line.rstrip("\r\n") for line in f if line.strip()]
+        except UnicodeDecodeError as e:
+            raise PredictError(f"{path} is not UTF-8 (byte {e.start}): re-encode it, e.g. "
+                               f"`iconv -f latin1 -t utf-8`") from None
+
+
+def _csv_texts(path: str, f, text_column: str) -> List[str]:
+    reader = csv.DictReader(f)
+    if text_column not in (reader.fieldnames or []):
+        raise PredictError(f"{path} has no column {text_column!r} (columns: {', '.join(reader.fieldnames or [])}): "
+                           "pass --text-column")
+    return [row[text_column] or "" for row in reader]
+
+
+def _jsonl_texts(path: str, f, text_column: str) -> List[str]:
+    texts = []
+    for number, line in enumerate(f, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            texts.append(str(record[text_column]))
+        except (json.JSONDecodeError, TypeError, KeyError):
+            raise PredictError(f"{path} line {number}: expected a JSON object with a {text_column!r} field") from None
+    return texts
+
+
+def _batches(texts: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(texts), size):
+        yield texts[start:start + size]
+
+
+def _write(rows: List[dict], class_names: List[str], output: Optional[str]) -> None:
+    """CSV or JSONL; a file is written beside its final name and renamed, so it is never half-written."""
+    target = open(output + ".partial", "w", encoding="utf-8", newline="") if output else sys.stdout
+    if output and output.endswith(".csv"):
+        writer = csv.writer(target)
+        writer.writerow(["text", "label", "class_id"] + [f"p_{name}" for name in class_names])
+        writer.writerows([r["text"], r["label"], r["class_id"], *r["probabilities"].values()] for r in rows)
+    else:
+        target.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    if output:
+        target.close()
+        os.replace(output + ".partial", output)
+
+
+def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="predict", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", action="append", help="a text to classify (repeatable)")
+    source.add_argument("--input", help="a .csv, .jsonl or text file (one text per line)")
+    parser.add_argument("--model", default=configs.PipelineConfig().serving_model_root,
+                        help="SavedModel directory, or a serving root whose newest version is used")
+    parser.add_argument("--output", help="write .csv or .jsonl here instead of JSONL on stdout")
+    parser.add_argument("--text-column", default=configs.PipelineConfig.text_column,
+                        help="CSV column / JSONL field holding the text")
+    parser.add_argument("--batch-size", type=int, default=32)
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    try:
+        texts = args.text if args.text else read_texts(args.input, args.text_column)
+        classifier = Classifier(args.model)
+    except PredictError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    from tqdm import tqdm
+
+    rows = []
+    with tqdm(total=len(texts), unit="text", disable=not args.input, file=sys.stderr) as progress:
+        for batch in _batches(texts, args.batch_size):
+            rows.extend(classifier.predict(batch))
+            progress.update(len(batch))
+    _write(rows, classifier.class_names, args.output)
+    if args.output:
+        print(f"{len(rows)} predictions from {classifier.model_dir} written to {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
