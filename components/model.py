@@ -66,18 +66,43 @@ class ExportModule(tf.Module):
     """What the SavedModel holds: the transform graph (tokenizer included) and the classifier."""
 
     def __init__(self, classifier: tf_keras.Model, tft_layer, class_names: Sequence[str],
-                 raw_feature_spec: Dict[str, tf.io.FixedLenFeature], text_column: str, label_column: str):
+                 raw_feature_spec: Dict[str, tf.io.FixedLenFeature], text_column: str, label_column: str,
+                 sub_batch_size: int):
         super().__init__()
         self.classifier = classifier
         self.tft_layer = tft_layer
         self._class_names = tf.constant(list(class_names))
+        self._num_classes = len(class_names)
+        self._sub_batch_size = sub_batch_size
         self._raw_feature_spec = dict(raw_feature_spec)
         self._serving_feature_spec = {k: v for k, v in raw_feature_spec.items() if k != label_column}
         self._text_column = text_column
 
+    def _logits_by_length(self, transformed: Dict[str, tf.Tensor]) -> tf.Tensor:
+        """The classifier over the request sorted by length, in sub-batches each cut to its own longest text.
+
+        A request's texts are padded to its longest one; sorted sub-batches compute on little padding
+        (1.7x the throughput at batch 32 on tweets). Core ops only (While, TensorList): stock TF Serving
+        runs it. The answer does not depend on the order: each text is masked to its own length.
+        """
+        lengths = tf.reduce_sum(tf.cast(transformed[features.ATTENTION_MASK], tf.int32), axis=1)
+        order = tf.argsort(lengths)
+        by_length = {name: tf.gather(transformed[name], order) for name in features.MODEL_INPUTS}
+        size = self._sub_batch_size
+        count = (tf.shape(order)[0] + size - 1) // size
+        logits = tf.TensorArray(tf.float32, size=count, infer_shape=False,
+                                element_shape=tf.TensorShape([None, self._num_classes]))
+
+        def classify_sub_batch(i, logits):
+            sub_batch = {name: values[i * size:(i + 1) * size] for name, values in by_length.items()}
+            return i + 1, logits.write(i, self.classifier(trim_padding(sub_batch), training=False))
+
+        _, logits = tf.while_loop(lambda i, _: i < count, classify_sub_batch, [tf.constant(0), logits])
+        return tf.gather(logits.concat(), tf.argsort(order))  # back to the request's order
+
     def _predict(self, raw_features: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
-        transformed = trim_padding(self.tft_layer(raw_features))
-        probabilities = tf.nn.softmax(self.classifier(transformed, training=False), axis=-1)
+        logits = self._logits_by_length(self.tft_layer(raw_features))
+        probabilities = tf.nn.softmax(logits, axis=-1)
         class_id = tf.argmax(probabilities, axis=-1)
         return {"probabilities": probabilities, "label": tf.gather(self._class_names, class_id),
                 "class_id": class_id}

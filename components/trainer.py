@@ -126,7 +126,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
 
     export = model.ExportModule(classifier, tf_transform_output.transform_features_layer(), class_names,
                                 tf_transform_output.raw_feature_spec(), hp["text_column"],
-                                hp["label_column"])
+                                hp["label_column"], hp["serving_sub_batch_size"])
     export.save(fn_args.serving_model_dir)
     _write_hyperparameters(fn_args.serving_model_dir, {
         **hp, "train_steps": train_steps, "max_seq_length": max_seq_length, "class_names": class_names,

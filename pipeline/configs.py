@@ -60,8 +60,10 @@ class PipelineConfig:
     accuracy_floor: float = 0.5
     regression_tolerance: float = 0.01
 
-    # Serving: texts from the eval split that TF Serving replays at load time (assets.extra).
+    # Serving: texts from the eval split that TF Serving replays at load time (assets.extra), and the
+    # sub-batch the exported model sorts a request into by length (components/model.py).
     warmup_texts: int = 8
+    serving_sub_batch_size: int = 8
 
     enable_cache: bool = True
     beam_args: tuple = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
@@ -106,6 +108,7 @@ class PipelineConfig:
             "mixed_precision": self.mixed_precision,
             "seed": self.seed,
             "backup_dir": self.backup_dir,
+            "serving_sub_batch_size": self.serving_sub_batch_size,
             "code_version": source_fingerprint("preprocessing", "components"),
         }
 
