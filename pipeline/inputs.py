@@ -1,13 +1,21 @@
 """Checks the user's inputs before anything runs, so that a bad file costs one clear line, not a Beam
-traceback from deep inside a component. Each failure names the file, the line or column, and the fix."""
+traceback from deep inside a component. Each failure names the file, the line or column, and the fix.
+
+The CSV check reads a file the way CsvExampleGen (TFX 1.16) does, so that what passes here also passes
+there: lines end at "\\n" (a "\\r" before it is dropped by the CSV parser), lines are joined while a quote is
+open (a quoted text may span lines), each record is parsed by Python's csv module (as tfx_bsl does, with its
+131,072-character field limit), blank lines are skipped. The one difference: a UTF-8 byte-order mark is
+allowed, because our ExampleGen strips it from the header (components/csv_example_gen.py).
+"""
 import csv
 import glob
-import io
 import json
 import os
-from typing import List, Optional, Sequence
+from typing import Iterator, List, Optional, Sequence, Tuple
 
+from components.csv_example_gen import BYTE_ORDER_MARK, read_header
 from components.model import WEIGHT_FILES
+_OTHER_DELIMITERS = (";", "\t", "|")
 
 
 class InputError(ValueError):
@@ -45,17 +53,77 @@ def csv_files(data: str) -> List[str]:
     return [data]
 
 
+def check_data(data: str, text_column: str, label_column: str, labels: Optional[Sequence[str]]) -> int:
+    """Validates every CSV file of --data; returns the number of data rows."""
+    files = csv_files(data)
+    rows = 0
+    for path in files:
+        rows += check_csv(path, text_column, label_column, labels)
+    headers = {path: read_header(path) for path in files}
+    for path in files[1:]:
+        if headers[path] != headers[files[0]]:
+            raise InputError(f"{path}: header {headers[path]} differs from {headers[files[0]]} in {files[0]}: "
+                             "every CSV file of a run needs the same columns in the same order")
+    return rows
+
+
 def _decode(path: str) -> str:
     raw = open(path, "rb").read()
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raise InputError(f"{path} starts with a UTF-8 byte-order mark, which CsvExampleGen would read as part of "
-                         "the first column's name: save the file as UTF-8 without BOM")
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8").lstrip(BYTE_ORDER_MARK)
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
         raise InputError(f"{path}, line {line}: byte 0x{raw[e.start]:02x} is not valid UTF-8: re-encode the "
                          "file as UTF-8") from None
+
+
+def _records(path: str, content: str) -> Iterator[Tuple[int, str]]:
+    """(first line number, record) as CsvExampleGen groups lines: joined while the quote count is odd."""
+    lines = content.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    start, pending, quotes = 1, [], 0
+    for number, line in enumerate(lines, start=1):
+        if not pending:
+            start = number
+        pending.append(line + "\n")
+        quotes += line.count('"')
+        if quotes % 2 == 0:
+            yield start, "".join(pending)
+            pending, quotes = [], 0
+    if pending:
+        raise InputError(f"{path}, line {start}: a quote opened on this line is never closed: close it, and "
+                         'write a quote inside a quoted text as two ("")')
+
+
+def _rows(path: str, content: str) -> Iterator[Tuple[int, List[str]]]:
+    """(first line number, fields) of each non-blank record, the header first."""
+    for line, record in _records(path, content):
+        row = _parse(path, line, record)
+        if row:  # a blank line, which CsvExampleGen skips too
+            yield line, row
+
+
+def read_table(path: str) -> Tuple[List[str], List[List[str]]]:
+    """The header and the rows of a CSV file, as CsvExampleGen reads them."""
+    rows = _rows(path, _decode(path))
+    header = next(rows, (0, []))[1]
+    return header, [row for _, row in rows]
+
+
+def _parse(path: str, line: int, record: str) -> List[str]:
+    try:
+        return next(csv.reader([record]), [])
+    except csv.Error as e:
+        if "new-line character" in str(e):
+            raise InputError(f"{path}, line {line}: a carriage return (\\r) without a line feed ends a line: "
+                             "CsvExampleGen splits lines on \\n only; save the file with \\n or \\r\\n line "
+                             "endings") from None
+        if "field larger than field limit" in str(e):
+            raise InputError(f"{path}, line {line}: a field is longer than {csv.field_size_limit():,} "
+                             "characters, the most CsvExampleGen's CSV parser reads: shorten the text (the model "
+                             "reads only its first tokens)") from None
+        raise InputError(f"{path}, line {line}: malformed CSV ({e}): check the quoting") from None
 
 
 class _RowProblems:
@@ -77,6 +145,39 @@ class _RowProblems:
         raise InputError(f"{self._path}, line {line}: {message}{suffix}")
 
 
+def _check_header(path: str, header: List[str], text_column: str, label_column: str) -> None:
+    duplicates = sorted({name for name in header if header.count(name) > 1})
+    if duplicates:
+        raise InputError(f"{path}: column {duplicates[0]!r} appears twice in the header {header}: rename or "
+                         "drop one of them")
+    delimiters = [d for d in _OTHER_DELIMITERS if len(header) == 1 and d in header[0]]
+    if delimiters:
+        raise InputError(f"{path}: the header {header[0]!r} is one column; the file looks {delimiters[0]!r}"
+                         "-separated, but CsvExampleGen reads comma-separated files only: save it with commas")
+    missing = [c for c in (text_column, label_column) if c not in header]
+    if missing:
+        raise InputError(f"{path}: no column {missing[0]!r} in the header {header}: rename the column or pass "
+                         f"--{'text' if missing[0] == text_column else 'label'}-column")
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+        return True
+    except ValueError:
+        return False
+
+
+def _label_problem(label: str, labels: Sequence[str]) -> Optional[str]:
+    if label in labels:
+        return None
+    if _is_number(label):
+        return (f"label {label!r} is a number, but the classes in the schema are {sorted(labels)}: write the "
+                "class name, not its index")
+    return (f"label {label!r} is not one of {sorted(labels)} in the schema: fix the row, or regenerate the "
+            "schema (make schema) if it is a new class")
+
+
 def check_csv(path: str, text_column: str, label_column: str, labels: Optional[Sequence[str]]) -> int:
     """Validates one CSV file; returns its number of data rows."""
     content = _decode(path)
@@ -85,33 +186,26 @@ def check_csv(path: str, text_column: str, label_column: str, labels: Optional[S
     if "\x00" in content:
         line = content[: content.index("\x00")].count("\n") + 1
         raise InputError(f"{path}, line {line}: NUL byte in the file: remove it (is this a CSV file?)")
-    reader = csv.reader(io.StringIO(content, newline=""), strict=True)
-    try:
-        header = next(reader)
-        missing = [c for c in (text_column, label_column) if c not in header]
-        if missing:
-            raise InputError(f"{path}: no column {missing[0]!r} in the header {header}: rename the column or pass "
-                             f"--{'text' if missing[0] == text_column else 'label'}-column")
-        text_at, label_at = header.index(text_column), header.index(label_column)
-        problems = _RowProblems(path)
-        rows, last_line = 0, reader.line_num
-        for row in reader:
-            rows += 1
-            line, last_line = last_line + 1, reader.line_num
-            if reader.line_num > line:
-                problems.add("multiline", line, "a quoted field spans several lines; CsvExampleGen reads one "
-                             "record per line: replace the line breaks inside the text with spaces")
-            elif len(row) != len(header):
-                problems.add("fields", line, f"{len(row)} fields but the header has {len(header)}: quote fields "
-                             "that contain commas")
-            elif not row[text_at].strip():
-                problems.add("text", line, f"empty text in column {text_column!r}: fill it or drop the row")
-            elif labels is not None and row[label_at] not in labels:
-                problems.add("label", line, f"label {row[label_at]!r} is not one of {sorted(labels)} in the "
-                             "schema: fix the row, or regenerate the schema (make schema) if it is a new class")
-    except csv.Error as e:
-        raise InputError(f"{path}, line {reader.line_num}: malformed CSV ({e}): check the quoting") from None
+    records = _rows(path, content)
+    header = next(records)[1]
+    _check_header(path, header, text_column, label_column)
+    text_at, label_at = header.index(text_column), header.index(label_column)
+    problems, rows, numeric_labels = _RowProblems(path), 0, 0
+    for line, row in records:
+        rows += 1
+        if len(row) != len(header):
+            problems.add("fields", line, f"{len(row)} fields but the header has {len(header)}: quote fields "
+                         "that contain commas")
+        elif not row[text_at].strip():
+            problems.add("text", line, f"empty text in column {text_column!r}: fill it or drop the row")
+        elif labels is not None and _label_problem(row[label_at], labels):
+            problems.add("label", line, _label_problem(row[label_at], labels))
+        else:
+            numeric_labels += _is_number(row[label_at])
     problems.raise_first()
     if rows == 0:
         raise InputError(f"{path} has a header but no data rows")
+    if numeric_labels == rows:
+        raise InputError(f"{path}: every label in column {label_column!r} is a number, which CsvExampleGen "
+                         "reads as an integer feature, not a class name: write the classes as names")
     return rows

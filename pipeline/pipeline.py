@@ -5,7 +5,7 @@ from typing import List
 from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
 
-from components import anomalies_gate, evaluation, serving_pusher
+from components import anomalies_gate, csv_example_gen, evaluation, serving_pusher
 from pipeline import configs
 
 
@@ -16,7 +16,7 @@ def _example_gen(config: configs.PipelineConfig):
         input_base, pattern = config.data, "*.csv"
     else:
         input_base, pattern = os.path.dirname(os.path.abspath(config.data)), os.path.basename(config.data)
-    return tfx.components.CsvExampleGen(
+    return csv_example_gen.CsvExampleGen(
         input_base=input_base,
         input_config=example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="data", pattern=pattern)]),
         output_config=example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(
@@ -31,7 +31,9 @@ def create_pipeline(config: configs.PipelineConfig, num_classes: int) -> tfx.dsl
     schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema)
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
-    gate = anomalies_gate.AnomaliesGate(anomalies=example_validator.outputs["anomalies"])
+    gate = anomalies_gate.AnomaliesGate(anomalies=example_validator.outputs["anomalies"],
+                                        statistics=statistics_gen.outputs["statistics"],
+                                        schema=schema_gen.outputs["schema"], label_column=config.label_column)
 
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],

@@ -6,15 +6,40 @@ check it in: from then on a label outside the domain is an anomaly that stops th
 """
 import argparse
 import os
+import sys
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
+import pandas as pd  # noqa: E402
 import tensorflow_data_validation as tfdv  # noqa: E402
 from tensorflow_metadata.proto.v0 import schema_pb2  # noqa: E402
 
+from pipeline import inputs  # noqa: E402
 
-def curated_schema(csv_path: str, text_column: str, label_column: str) -> schema_pb2.Schema:
-    stats = tfdv.generate_statistics_from_csv(csv_path)
+
+def _typed(column: pd.Series) -> pd.Series:
+    """The column typed as CsvExampleGen types it: integers, else floats, else strings (empty = missing)."""
+    present = column[column != ""]
+    for numeric in (int, float):
+        try:
+            present.map(numeric)
+        except ValueError:
+            continue
+        return column.map(lambda cell: numeric(cell) if cell != "" else None)
+    return column.map(lambda cell: cell if cell != "" else None)
+
+
+def read_examples(data: str) -> pd.DataFrame:
+    """Every CSV file of --data, parsed exactly as the pipeline's ExampleGen reads it (not TFDV's own CSV
+    reader, which knows neither quoted line breaks nor byte-order marks)."""
+    tables = [inputs.read_table(path) for path in inputs.csv_files(data)]
+    frame = pd.concat([pd.DataFrame(rows, columns=header) for header, rows in tables], ignore_index=True)
+    return frame.apply(_typed)
+
+
+def curated_schema(data: str, text_column: str, label_column: str) -> schema_pb2.Schema:
+    inputs.check_data(data, text_column, label_column, labels=None)
+    stats = tfdv.generate_statistics_from_dataframe(read_examples(data))
     schema = tfdv.infer_schema(stats, infer_feature_shape=True)
     for name in (text_column, label_column):
         feature = tfdv.get_feature(schema, name)
@@ -30,12 +55,15 @@ def curated_schema(csv_path: str, text_column: str, label_column: str) -> schema
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", required=True, help="CSV file with a header row")
+    parser.add_argument("--data", required=True, help="CSV file with a header row, or a directory of them")
     parser.add_argument("--out", required=True, help="where to write schema.pbtxt")
     parser.add_argument("--text-column", default="text")
     parser.add_argument("--label-column", default="label")
     args = parser.parse_args(argv)
-    schema = curated_schema(args.data, args.text_column, args.label_column)
+    try:
+        schema = curated_schema(args.data, args.text_column, args.label_column)
+    except inputs.InputError as e:
+        sys.exit(f"error: {e}")
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     tfdv.write_schema_text(schema, args.out)
     with open(args.out) as f:

@@ -13,6 +13,7 @@ import csv
 import json
 import os
 import sys
+import warnings
 from typing import Iterator, List, Optional, Sequence
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -49,7 +50,9 @@ class Classifier:
 
         self.model_dir = resolve_model_dir(model_dir)
         try:
-            model = tf.saved_model.load(self.model_dir)
+            with warnings.catch_warnings():  # protobuf warns about a corrupt file before TF raises: one line
+                warnings.simplefilter("ignore", RuntimeWarning)
+                model = tf.saved_model.load(self.model_dir)
         except Exception as e:  # TF raises several types for a corrupt or incompatible SavedModel
             first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise PredictError(f"{self.model_dir} is not a loadable SavedModel ({first_line}): re-push it with "

@@ -2,8 +2,11 @@
 import glob
 import hashlib
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 
 import tensorflow as tf
 
@@ -39,3 +42,52 @@ def eval_texts(outputs):
         example = tf.train.Example.FromString(record.numpy())
         texts.add(example.features.feature["text"].bytes_list.value[0].decode())
     return texts
+
+
+def start_cli(outputs, *flags):
+    """A run in its own process group, its stderr collected line by line into `.lines` as it comes."""
+    process = subprocess.Popen(
+        [sys.executable, os.path.join(configs.PROJECT_DIR, "beam_runner.py"), "--outputs-dir", str(outputs), *flags],
+        cwd=configs.PROJECT_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    process.lines = []
+    threading.Thread(target=lambda: process.lines.extend(process.stderr), daemon=True).start()
+    return process
+
+
+def kill_when(process, condition, timeout=900):
+    """SIGKILLs the run's whole process group as soon as condition() holds; returns its stderr so far."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, "the run ended before the fault: " + "".join(process.lines[-20:])
+        assert time.monotonic() < deadline, "the fault's moment never came"
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    return "".join(process.lines)
+
+
+def logged(process, text):
+    return lambda: any(text in line for line in process.lines)
+
+
+def cached_nodes(stderr):
+    """The components a run reused from the cache: 'node X is running.' followed by 'A cached execution'."""
+    cached, node = set(), None
+    for line in stderr.splitlines():
+        if "is running." in line and "node " in line:
+            node = line.split("node ", 1)[1].split(" is running.")[0]
+        elif "A cached execution" in line and node:
+            cached.add(node)
+    return cached
+
+
+def seconds_after(condition, seconds):
+    """A condition that holds `seconds` after `condition` first did."""
+    since = []
+
+    def check():
+        if not since and condition():
+            since.append(time.monotonic())
+        return bool(since) and time.monotonic() - since[0] >= seconds
+    return check

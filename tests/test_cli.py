@@ -33,12 +33,6 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path):
     assert not outputs.exists()
 
 
-def test_missing_checkpoint_is_refused(tmp_path):
-    result = run("--checkpoint", str(tmp_path / "nope"), "--outputs-dir", str(tmp_path / "outputs"))
-    assert result.returncode == 2
-    assert f"error: checkpoint directory {tmp_path / 'nope'} does not exist" in result.stderr
-
-
 def test_anomalies_stop_the_run_before_transform(tmp_path, checkpoint_dir):
     """Bypasses the up-front check to show the in-pipeline gate: what protects runs on Vertex/Kubeflow."""
     data = tmp_path / "data.csv"

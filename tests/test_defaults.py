@@ -13,9 +13,9 @@ def test_materializes_the_whole_corpus_as_utf8_text_label_csv(tmp_path, corpus):
     assert len(rows) - 1 == len(corpus) == 38158
     assert {label for _, label in rows[1:]} == set(defaults.CORPUS_LABELS)
     assert sum(label == "negative" for _, label in rows[1:]) == 16186
-    # One record per line, as CsvExampleGen reads it; texts keep their characters otherwise.
-    assert not any("\n" in text or "\r" in text for text, _ in rows[1:])
-    assert rows[1][0] == corpus[0][0]
+    # Texts keep every character, line breaks included (1,564 of them span lines, quoted).
+    assert [tuple(row) for row in rows[1:]] == corpus
+    assert sum("\n" in text or "\r" in text for text, _ in rows[1:]) == 1564
     assert inputs.check_csv(path, "text", "label", defaults.CORPUS_LABELS) == 38158
 
 
@@ -23,7 +23,7 @@ def test_sample_is_seeded_and_rewrite_keeps_the_file_untouched(tmp_path):
     first = defaults.materialize_corpus(str(tmp_path / "a"), sample=500, seed=7)
     again = defaults.materialize_corpus(str(tmp_path / "b"), sample=500, seed=7)
     assert open(first, "rb").read() == open(again, "rb").read()
-    assert sum(1 for _ in open(first, encoding="utf-8")) == 501
+    assert inputs.check_csv(first, "text", "label", defaults.CORPUS_LABELS) == 500
     mtime = os.stat(first).st_mtime_ns
     defaults.materialize_corpus(str(tmp_path / "a"), sample=500, seed=7)
     assert os.stat(first).st_mtime_ns == mtime  # ExampleGen's fingerprint, hence the cache, stays valid

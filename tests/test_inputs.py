@@ -1,77 +1,185 @@
-"""Bad input stops before the pipeline starts, with one line naming the file, line and fix."""
+"""Bad input at ingestion: each case ends with one line naming the file, line or column and the fix, exit
+code 2, and no outputs directory at all. Valid variants (BOM, CRLF, mixed line endings, quoted line
+breaks) are accepted, and the real ExampleGen reads them as the check does."""
+import glob
 import json
 import os
+import shutil
 
 import pytest
+import tensorflow as tf
 
-from pipeline import inputs
+from pipeline import cli, configs, defaults, inputs
 
-LABELS = ("negative", "neutral", "positive")
+LABELS = defaults.CORPUS_LABELS
+HEADER_ONLY = "text,label\n"
+
+# (case, file content, the message after "error: "; {path} is the file)
+BAD_CSV = [
+    ("empty file", "", "{path} is empty: it needs a header row (text,label) and data rows"),
+    ("header only", HEADER_ONLY, "{path} has a header but no data rows"),
+    ("missing text column", "body,label\nhi,positive\n",
+     "{path}: no column 'text' in the header ['body', 'label']: rename the column or pass --text-column"),
+    ("missing label column", "text,sentiment\nhi,positive\n",
+     "{path}: no column 'label' in the header ['text', 'sentiment']: rename the column or pass --label-column"),
+    ("extra fields in a row", "text,label\nok,positive\na,b,positive\n",
+     "{path}, line 3: 3 fields but the header has 2: quote fields that contain commas"),
+    ("unclosed quote", 'text,label\nok,positive\n"never closed,negative\nmore,neutral\n',
+     '{path}, line 3: a quote opened on this line is never closed: close it, and write a quote inside a quoted '
+     'text as two ("")'),
+    ("stray quote in an unquoted text", 'text,label\nhe is 5" tall,positive\nok,negative\n',
+     '{path}, line 2: a quote opened on this line is never closed: close it, and write a quote inside a quoted '
+     'text as two ("")'),
+    ("semicolon delimiter", "text;label\nhi;positive\n",
+     "{path}: the header 'text;label' is one column; the file looks ';'-separated, but CsvExampleGen reads "
+     "comma-separated files only: save it with commas"),
+    ("tab delimiter", "text\tlabel\nhi\tpositive\n",
+     "{path}: the header 'text\\tlabel' is one column; the file looks '\\t'-separated, but CsvExampleGen reads "
+     "comma-separated files only: save it with commas"),
+    ("non-UTF-8 bytes", b"text,label\nok,positive\ncaf\xe9,positive\n",
+     "{path}, line 3: byte 0xe9 is not valid UTF-8: re-encode the file as UTF-8"),
+    ("NUL byte", "text,label\nok,positive\nnul\x00here,negative\n",
+     "{path}, line 3: NUL byte in the file: remove it (is this a CSV file?)"),
+    ("empty text", "text,label\nok,positive\n,negative\n",
+     "{path}, line 3: empty text in column 'text': fill it or drop the row"),
+    ("whitespace-only text", "text,label\nok,positive\n   ,neutral\n\t,neutral\n",
+     "{path}, line 3: empty text in column 'text': fill it or drop the row (1 more row like it)"),
+    ("1 MB text", "text,label\nok,positive\n" + "word " * 200_000 + ",negative\n",
+     "{path}, line 3: a field is longer than 131,072 characters, the most CsvExampleGen's CSV parser reads: "
+     "shorten the text (the model reads only its first tokens)"),
+    ("unknown label", "text,label\nok,positive\nfine,great\n",
+     "{path}, line 3: label 'great' is not one of ['negative', 'neutral', 'positive'] in the schema: fix the "
+     "row, or regenerate the schema (make schema) if it is a new class"),
+    ("numeric label", "text,label\nok,positive\nbad,0\n",
+     "{path}, line 3: label '0' is a number, but the classes in the schema are ['negative', 'neutral', "
+     "'positive']: write the class name, not its index"),
+    ("duplicate header", "text,label,text\nhi,positive,again\n",
+     "{path}: column 'text' appears twice in the header ['text', 'label', 'text']: rename or drop one of them"),
+    ("carriage-return-only line endings", "text,label\rhi,positive\rbad,negative\r",
+     "{path}, line 1: a carriage return (\\r) without a line feed ends a line: CsvExampleGen splits lines on "
+     "\\n only; save the file with \\n or \\r\\n line endings"),
+]
 
 
-def write(tmp_path, content, name="data.csv"):
-    path = tmp_path / name
+def write(path, content):
     path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
     return str(path)
 
 
-@pytest.mark.parametrize("content, message", [
-    ("", r"data.csv is empty: it needs a header row \(text,label\)"),
-    ("text,label\n", r"data.csv has a header but no data rows"),
-    ("body,label\nhi,positive\n", r"no column 'text' in the header \['body', 'label'\]: .*--text-column"),
-    ("text,sentiment\nhi,positive\n", r"no column 'label' in the header .*--label-column"),
-    ("text,label\nok,positive\n,negative\n  ,neutral\n", r"line 3: empty text in column 'text'.* \(1 more row like it\)"),
-    ("text,label\nok,positive\nfine,great\n", r"line 3: label 'great' is not one of \['negative', 'neutral', 'positive'\]"),
-    ('text,label\n"two\nlines",positive\n', r"line 2: a quoted field spans several lines"),
-    ("text,label\na,b,positive\n", r"line 2: 3 fields but the header has 2: quote fields"),
-    ("text,label\nok,positive\nnul\x00here,negative\n", r"line 3: NUL byte"),
-    (b"text,label\ncaf\xe9,positive\n", r"line 2: byte 0xe9 is not valid UTF-8: re-encode"),
-    (b"\xef\xbb\xbftext,label\nhi,positive\n", r"byte-order mark"),
-])
-def test_bad_csv_is_refused_with_one_clear_line(tmp_path, content, message):
-    path = write(tmp_path, content)
-    with pytest.raises(inputs.InputError, match=message) as error:
-        inputs.check_csv(path, "text", "label", LABELS)
-    assert str(error.value).startswith(path) and "\n" not in str(error.value)
+def run_refused(tmp_path, capsys, *flags):
+    """Runs the CLI in-process; returns the one error line after asserting exit 2 and no outputs."""
+    outputs = tmp_path / "outputs"
+    code = cli.main([*flags, "--outputs-dir", str(outputs)])
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
+    assert code == cli.EXIT_BAD_INPUT and len(errors) == 1
+    assert not outputs.exists()  # nothing written, let alone pushed
+    return errors[0][len("error: "):]
 
 
-def test_valid_csv_with_extra_columns_and_quotes_passes(tmp_path):
-    path = write(tmp_path, 'id,text,label\n1,"hello, world",positive\n2,"say ""hi""",neutral\n')
-    assert inputs.check_csv(path, "text", "label", LABELS) == 2
+@pytest.mark.parametrize("content, message", [case[1:] for case in BAD_CSV], ids=[case[0] for case in BAD_CSV])
+def test_bad_csv_is_refused_with_one_clear_line(tmp_path, capsys, content, message):
+    path = write(tmp_path / "data.csv", content)
+    assert run_refused(tmp_path, capsys, "--data", path) == message.format(path=path)
 
 
-def test_missing_paths(tmp_path):
-    with pytest.raises(inputs.InputError, match=r"data file .*nope.csv does not exist"):
-        inputs.csv_files(str(tmp_path / "nope.csv"))
-    with pytest.raises(inputs.InputError, match=r"has no \*.csv file"):
-        inputs.csv_files(str(tmp_path))
+def test_missing_file_and_directory_without_csv(tmp_path, capsys):
+    missing = str(tmp_path / "nope.csv")
+    assert run_refused(tmp_path, capsys, "--data", missing) == (
+        f"data file {missing} does not exist: pass --data with a CSV file (text,label columns)")
+    (tmp_path / "drop").mkdir()
+    write(tmp_path / "drop" / "data.tsv", "text\tlabel\n")
+    assert run_refused(tmp_path, capsys, "--data", str(tmp_path / "drop")) == (
+        f"data directory {tmp_path / 'drop'} has no *.csv file: pass --data with a CSV file or a directory of "
+        "CSV files")
+
+
+def test_files_of_one_drop_must_share_the_header(tmp_path, capsys):
+    (tmp_path / "drop").mkdir()
+    write(tmp_path / "drop" / "a.csv", "text,label\nhi,positive\n")
+    second = write(tmp_path / "drop" / "b.csv", "label,text\npositive,hi\n")
+    assert run_refused(tmp_path, capsys, "--data", str(tmp_path / "drop")) == (
+        f"{second}: header ['label', 'text'] differs from ['text', 'label'] in {tmp_path / 'drop' / 'a.csv'}: "
+        "every CSV file of a run needs the same columns in the same order")
+
+
+def test_all_numeric_labels_are_refused_even_when_the_schema_lists_them(tmp_path):
+    path = write(tmp_path / "data.csv", "text,label\nok,1\nbad,0\n")
+    with pytest.raises(inputs.InputError) as error:
+        inputs.check_csv(path, "text", "label", ("0", "1"))
+    assert str(error.value) == (f"{path}: every label in column 'label' is a number, which CsvExampleGen reads "
+                                "as an integer feature, not a class name: write the classes as names")
 
 
 def copy_checkpoint(src, dst, skip=()):
     os.makedirs(dst)
-    for name in ("config.json", "vocab.txt", "model.safetensors", "tokenizer.json", "tokenizer_config.json"):
+    for name in os.listdir(src):
         if name not in skip:
             os.symlink(os.path.join(src, name), os.path.join(dst, name))
     return dst
 
 
 @pytest.mark.parametrize("missing, message", [
-    ("vocab.txt", r"has no vocab.txt"),
-    ("config.json", r"has no config.json"),
-    ("model.safetensors", r"has no weights \(model.safetensors or tf_model.h5\); a pickled pytorch_model.bin"),
+    ("vocab.txt", "checkpoint {path} has no vocab.txt: copy the checkpoint's vocab.txt into it"),
+    ("config.json", "checkpoint {path} has no config.json: copy the checkpoint's config.json into it"),
+    ("model.safetensors", "checkpoint {path} has no weights (model.safetensors or tf_model.h5); a pickled "
+                          "pytorch_model.bin is not loaded: save the model with safetensors"),
 ])
-def test_incomplete_checkpoint_is_refused(tmp_path, checkpoint_dir, missing, message):
+def test_incomplete_checkpoint_is_refused(tmp_path, capsys, checkpoint_dir, missing, message):
     path = copy_checkpoint(checkpoint_dir, str(tmp_path / "ckpt"), skip=(missing,))
-    with pytest.raises(inputs.InputError, match=message):
-        inputs.check_checkpoint(path)
+    if missing == "model.safetensors":
+        write(tmp_path / "ckpt" / "pytorch_model.bin", b"\x80\x02 a pickle, never loaded")
+    assert run_refused(tmp_path, capsys, "--checkpoint", path) == message.format(path=path)
 
 
-def test_vocab_size_must_match_config(tmp_path, checkpoint_dir):
+def test_checkpoint_whose_vocab_disagrees_with_its_config(tmp_path, capsys, checkpoint_dir):
     path = copy_checkpoint(checkpoint_dir, str(tmp_path / "ckpt"), skip=("config.json",))
     config = json.load(open(os.path.join(checkpoint_dir, "config.json")))
     json.dump({**config, "vocab_size": 1000}, open(os.path.join(path, "config.json"), "w"))
-    with pytest.raises(inputs.InputError, match=r"vocab.txt has 30522 tokens but config.json says vocab_size 1000"):
-        inputs.check_checkpoint(path)
+    assert run_refused(tmp_path, capsys, "--checkpoint", path) == (
+        f"checkpoint {path}: vocab.txt has 30522 tokens but config.json says vocab_size 1000: they must come from "
+        "the same model")
+
+
+def test_missing_checkpoint_directory(tmp_path, capsys):
+    path = str(tmp_path / "nope")
+    assert run_refused(tmp_path, capsys, "--checkpoint", path) == (
+        f"checkpoint directory {path} does not exist: pass --checkpoint with a local Hugging Face BERT "
+        "checkpoint (config.json, vocab.txt, model.safetensors)")
+
+
+# Valid variants: byte-order mark, CRLF, mixed line endings, a quoted text over two lines, a blank line,
+# extra columns, a quoted header.
+VALID = (b'\xef\xbb\xbf"id","text","label"\r\n1,hello there,positive\r\n2,bad day,negative\n'
+         b'3,"two\r\nlines, one text",neutral\n\n4,"say ""hi""",positive\r\n')
+VALID_ROWS = {"hello there": "positive", "bad day": "negative", "two\r\nlines, one text": "neutral",
+              'say "hi"': "positive"}
+
+
+def test_valid_variants_pass_the_check(tmp_path):
+    path = write(tmp_path / "data.csv", VALID)
+    assert inputs.check_data(path, "text", "label", LABELS) == len(VALID_ROWS)
+
+
+def test_example_gen_reads_the_valid_variants_as_the_check_does(tmp_path):
+    """The pipeline's own ExampleGen, run by TFX: every row arrives with its text and label intact."""
+    from tfx import v1 as tfx
+
+    from pipeline import pipeline
+
+    config = configs.PipelineConfig(data=write(tmp_path / "data.csv", VALID), checkpoint="unused",
+                                    outputs_dir=str(tmp_path / "outputs"), eval_buckets=2)
+    tfx.orchestration.LocalDagRunner().run(tfx.dsl.Pipeline(
+        pipeline_name="example_gen", pipeline_root=config.pipeline_root, components=[pipeline._example_gen(config)],
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            config.metadata_path)))
+    rows = {}
+    for path in glob.glob(os.path.join(config.pipeline_root, "CsvExampleGen", "examples", "*", "Split-*", "*")):
+        for record in tf.data.TFRecordDataset(path, compression_type="GZIP"):
+            feature = tf.train.Example.FromString(record.numpy()).features.feature
+            assert set(feature) == {"id", "text", "label"}
+            rows[feature["text"].bytes_list.value[0].decode()] = feature["label"].bytes_list.value[0].decode()
+    assert rows == VALID_ROWS
+    shutil.rmtree(config.outputs_dir)
 
 
 def test_default_checkpoint_passes(checkpoint_dir):

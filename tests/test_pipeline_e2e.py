@@ -96,7 +96,7 @@ def test_model_trained_on_shuffled_labels_is_not_blessed(first_run, tmp_path):
         rows[i][1] = label
     shuffled = tmp_path / "shuffled.csv"
     with open(shuffled, "w", encoding="utf-8", newline="") as f:
-        csv.writer(f, lineterminator="\n").writerows([header] + rows)
+        csv.writer(f).writerows([header] + rows)
 
     result = run_cli(outputs, *FLAGS, "--data", str(shuffled))
     assert result.returncode == 0, result.stderr[-3000:]
