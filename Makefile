@@ -18,7 +18,7 @@ export TF_USE_LEGACY_KERAS := 1
 export HF_HUB_OFFLINE := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: install peer run run-local test schema baseline predict promote serve bench-serving clean
+.PHONY: install peer run run-local test schema baseline predict promote serve bench-serving compile-vertex clean
 
 install: $(INSTALLED)
 
@@ -86,6 +86,16 @@ serve:
 # Serving latency and throughput of the pushed model, beside the PyTorch peer when `make peer` installed it.
 bench-serving: $(INSTALLED)
 	$(PY) bench/serving_latency.py $(ARGS)
+
+# The Vertex AI Pipelines job spec (outputs/vertex/bert-text-classifier.json), compiled here, nothing sent:
+# make compile-vertex PROJECT=my-project BUCKET=gs://my-bucket IMAGE=us-central1-docker.pkg.dev/my-project/tfx/bert:1
+#   [DATA='gs://my-bucket/data/span-{SPAN}/*.csv'] [ARGS="--trainer-backend vertex --beam-runner dataflow ..."]
+PROJECT ?= your-gcp-project
+BUCKET ?= gs://your-gcp-project-tfx
+IMAGE ?= us-central1-docker.pkg.dev/your-gcp-project/tfx/bert-text-classifier:latest
+compile-vertex: $(INSTALLED)
+	$(PY) kubeflow_v2_runner.py --gcp-project $(PROJECT) --outputs-dir $(BUCKET)/bert-text-classifier \
+		--data '$(or $(DATA),$(BUCKET)/data/*.csv)' --pipeline-image $(IMAGE) $(ARGS)
 
 clean:
 	rm -rf outputs

@@ -39,12 +39,9 @@ def tfidf_accuracy(train, evaluation, seed: int) -> float:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--outputs-dir", default=configs.PipelineConfig.outputs_dir)
-    parser.add_argument("--text-column", default=configs.PipelineConfig.text_column)
-    parser.add_argument("--label-column", default=configs.PipelineConfig.label_column)
-    args, _ = parser.parse_known_args(argv)  # accepts the same ARGS as `make run`
-    config = configs.PipelineConfig(outputs_dir=os.path.abspath(args.outputs_dir), text_column=args.text_column,
-                                    label_column=args.label_column)
+    configs.add_arguments(parser)  # the same ARGS as `make run`
+    args, _ = parser.parse_known_args(argv)
+    config = configs.from_arguments(args, outputs_dir=os.path.abspath(args.outputs_dir))
     run, _, outputs = summary.latest_run_outputs(summary.open_store(config))
     examples = outputs["CsvExampleGen"]["Examples"].uri
     train = read_split(examples, "train", config.text_column, config.label_column)

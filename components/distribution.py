@@ -1,20 +1,77 @@
-"""Picks the tf.distribute strategy and precision policy for the machine the Trainer runs on."""
+"""Picks the tf.distribute strategy and precision policy for the machine the Trainer runs on.
+
+The batch size in the config is the global batch: each of R replicas computes the gradient of
+batch_size / R examples, the gradients are summed across replicas and the loss is averaged over the global
+batch, so one step means the same thing (and the learning rate needs no rescaling) on 1 device, several
+GPUs or several machines.
+"""
 import json
 import os
 
 import tensorflow as tf
 import tf_keras
 
+STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
 
-def choose_strategy() -> tf.distribute.Strategy:
-    """MultiWorkerMirrored when TF_CONFIG names several workers, Mirrored over the visible GPUs when
-    there are several, the default strategy otherwise (one GPU or the CPU)."""
+
+def split_cpu(devices: int) -> None:
+    """Splits the CPU into `devices` logical devices, so that MirroredStrategy can be rehearsed without
+    GPUs. TensorFlow allows this only before its runtime starts."""
+    if devices <= 1:
+        return
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    if len(tf.config.get_logical_device_configuration(cpu) or []) == devices:
+        return
+    try:
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * devices)
+    except RuntimeError:
+        raise RuntimeError(f"cpu_devices={devices}: TensorFlow's runtime had already started in this process; "
+                           "split the CPU before any TensorFlow op runs (the pipeline CLI does)") from None
+
+
+def _cluster_size() -> int:
     cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
-    if sum(len(cluster.get(role, [])) for role in ("chief", "worker")) > 1:
+    return sum(len(cluster.get(role, [])) for role in ("chief", "worker"))
+
+
+def _replica_devices():
+    """The GPUs if there are any, else the logical CPU devices."""
+    devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+    return [d.name for d in devices]
+
+
+def choose_strategy(requested: str = "auto") -> tf.distribute.Strategy:
+    """auto: MultiWorkerMirrored when TF_CONFIG names several workers, Mirrored when this machine has
+    several GPUs (or logical CPU devices), the default one-device strategy otherwise."""
+    if requested == "auto":
+        requested = ("multi_worker" if _cluster_size() > 1 else
+                     "mirrored" if len(_replica_devices()) > 1 else "one_device")
+    if requested == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
-    if len(tf.config.list_logical_devices("GPU")) > 1:
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
+    if requested == "mirrored":
+        return tf.distribute.MirroredStrategy(devices=_replica_devices())
+    if requested == "one_device":
+        return tf.distribute.get_strategy()
+    raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, not {requested!r}")
+
+
+_PUBLIC_NAMES = ((tf.distribute.MultiWorkerMirroredStrategy, "MultiWorkerMirroredStrategy"),
+                 (tf.distribute.MirroredStrategy, "MirroredStrategy"))
+
+
+def name(strategy: tf.distribute.Strategy) -> str:
+    """The strategy's public name (MultiWorkerMirroredStrategy's class is CollectiveAllReduceStrategy)."""
+    return next((name for cls, name in _PUBLIC_NAMES if isinstance(strategy, cls)), "one device")
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Whether this process writes the training's outputs: the chief, or worker 0 in a chief-less cluster."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    return resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in resolver.cluster_spec().jobs
 
 
 def set_precision_policy(requested: str) -> str:

@@ -3,6 +3,7 @@ import hashlib
 import json
 import math
 import os
+import tempfile
 import time
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -17,7 +18,7 @@ from tfx import v1 as tfx  # noqa: E402
 from tfx_bsl.public import tfxio  # noqa: E402
 
 from components import distribution, model  # noqa: E402
-from preprocessing import features  # noqa: E402
+from preprocessing import checkpoint, features  # noqa: E402
 
 HYPERPARAMETERS_FILE = "hyperparameters.json"  # in the exported model's assets.extra/
 
@@ -31,8 +32,11 @@ def _dataset(fn_args: tfx.components.FnArgs, files, tf_transform_output, hp: Dic
         tf_transform_output.transformed_metadata.schema)
     if training:
         dataset = _by_length(dataset, hp["batch_size"])
+    # Workers split the batches, not the files: Transform writes few files, fewer than workers at times.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return dataset.map(lambda x, y: (model.trim_padding(x), y),
-                       num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+                       num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
 def _by_length(dataset: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:
@@ -66,7 +70,7 @@ class _ProgressLog(tf_keras.callbacks.Callback):
     Steps are the optimizer's, so a run resumed from a backup counts on from where it stopped."""
 
     def __init__(self, total_steps: int, batch_size: int, backup: tf_keras.callbacks.BackupAndRestore,
-                 every: int = 50):
+                 every: int):
         super().__init__()
         self._total, self._batch, self._backup, self._every = total_steps, batch_size, backup, every
         self._start = None
@@ -97,6 +101,9 @@ def _compile(classifier, hp: Dict[str, Any], train_steps: int) -> tf_keras.Model
         init_lr=hp["learning_rate"], num_train_steps=train_steps,
         num_warmup_steps=int(hp["warmup_fraction"] * train_steps), weight_decay_rate=hp["weight_decay"])
     trainable = model.training_model(classifier)
+    # The logged loss and accuracy as one replica sees them (they are synchronized already): Keras' default
+    # sums them over the workers of a MultiWorkerMirroredStrategy, which reports N times the loss.
+    trainable.distribute_reduction_method = "first"
     trainable.compile(optimizer=optimizer,
                       loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       metrics=[tf_keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
@@ -105,41 +112,71 @@ def _compile(classifier, hp: Dict[str, Any], train_steps: int) -> tf_keras.Model
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
     hp = dict(fn_args.custom_config)
+    distribution.split_cpu(hp["cpu_devices"])  # first: TensorFlow allows it only before its runtime starts
     tf_keras.utils.set_random_seed(hp["seed"])
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     class_names = [c.decode() for c in tf_transform_output.vocabulary_by_name(features.LABEL_VOCABULARY)]
     max_seq_length = tf_transform_output.transformed_feature_spec()[features.INPUT_IDS].shape[0]
     train_steps, eval_steps = _train_steps(fn_args, hp), _eval_steps(fn_args, hp)
 
-    strategy = distribution.choose_strategy()
+    strategy = distribution.choose_strategy(hp["strategy"])
     precision = distribution.set_precision_policy(hp["mixed_precision"])
     logging.info("Training %d steps of global batch %d on %d replica(s) (%s), precision %s, classes %s",
-                 train_steps, hp["batch_size"], strategy.num_replicas_in_sync, type(strategy).__name__,
+                 train_steps, hp["batch_size"], strategy.num_replicas_in_sync, distribution.name(strategy),
                  precision, class_names)
 
     train_ds = _dataset(fn_args, fn_args.train_files, tf_transform_output, hp, training=True)
     eval_ds = _dataset(fn_args, fn_args.eval_files, tf_transform_output, hp, training=False)
     with strategy.scope():
-        classifier = model.load_classifier(hp["checkpoint_dir"], len(class_names))
+        classifier = model.load_classifier(checkpoint.local_dir(hp["checkpoint_dir"]), len(class_names))
         trainable = _compile(classifier, hp, train_steps)
 
     backup = tf_keras.callbacks.BackupAndRestore(backup_dir=_backup_dir(fn_args, hp),
                                                  save_freq=hp["backup_every_steps"], delete_checkpoint=True)
-    callbacks = [backup, _ProgressLog(train_steps, hp["batch_size"], backup),
+    callbacks = [backup, _ProgressLog(train_steps, hp["batch_size"], backup, hp["log_every_steps"]),
                  tf_keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq=20)]
     # One Keras "epoch" per configured epoch (or one for a step budget), so resumption and logs line up.
     epochs = hp["epochs"] if not fn_args.train_steps else 1
     trainable.fit(train_ds, epochs=epochs, steps_per_epoch=math.ceil(train_steps / epochs),
                   validation_data=eval_ds, validation_steps=eval_steps, callbacks=callbacks, verbose=2)
 
+    weights = weights_digest(classifier)
+    logging.info("Trained weights: sha256 %s", weights)
     export = model.ExportModule(classifier, tf_transform_output.transform_features_layer(), class_names,
                                 tf_transform_output.raw_feature_spec(), hp["text_column"],
                                 hp["label_column"], hp["serving_sub_batch_size"])
+    if not distribution.is_chief(strategy):
+        # Every worker saves, so that they stay in step, but into scratch space: the model is the chief's.
+        # TFX then checks that the model exists, so a worker returns once the chief has written it.
+        with tempfile.TemporaryDirectory() as scratch:
+            export.save(scratch)
+        _wait_for_chief(fn_args.serving_model_dir)
+        return
     export.save(fn_args.serving_model_dir)
     _write_hyperparameters(fn_args.serving_model_dir, {
         **hp, "train_steps": train_steps, "steps_trained": int(trainable.optimizer.iterations.numpy()),
-        "max_seq_length": max_seq_length, "class_names": class_names,
-        "precision_policy": precision, "replicas": strategy.num_replicas_in_sync})
+        "max_seq_length": max_seq_length, "class_names": class_names, "precision_policy": precision,
+        "strategy": distribution.name(strategy), "replicas": strategy.num_replicas_in_sync,
+        "weights_sha256": weights})
+
+
+def _wait_for_chief(serving_model_dir: str, timeout_seconds: int = 1800) -> None:
+    deadline = time.monotonic() + timeout_seconds
+    while not tf.io.gfile.exists(os.path.join(serving_model_dir, "saved_model.pb")):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the chief did not write the model to {serving_model_dir} within "
+                               f"{timeout_seconds} s: see the chief's log")
+        time.sleep(2)
+    logging.info("The chief wrote the model to %s", serving_model_dir)
+
+
+def weights_digest(classifier: tf_keras.Model) -> str:
+    """A fingerprint of the trained weights: replicas and workers that trained together must agree on it."""
+    digest = hashlib.sha256()
+    for variable in classifier.weights:
+        digest.update(variable.name.encode())
+        digest.update(variable.numpy().tobytes())
+    return digest.hexdigest()
 
 
 def _backup_dir(fn_args: tfx.components.FnArgs, hp: Dict[str, Any]) -> str:

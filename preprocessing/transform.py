@@ -10,12 +10,12 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 import tensorflow as tf  # noqa: E402
 import tensorflow_transform as tft  # noqa: E402
 
-from preprocessing import features, tokenize  # noqa: E402
+from preprocessing import checkpoint, features, tokenize  # noqa: E402
 
 
 def preprocessing_fn(inputs, custom_config):
     """custom_config: text_column, label_column, checkpoint_dir, max_seq_length (see pipeline/configs.py)."""
-    spec = tokenize.load_wordpiece_spec(custom_config["checkpoint_dir"])
+    spec = tokenize.load_wordpiece_spec(checkpoint.local_dir(custom_config["checkpoint_dir"]))
     texts = tf.reshape(inputs[custom_config["text_column"]], [-1])
     # Tracked and created outside the traced function, so its tables are initialized once, not per batch.
     tokenizer = tft.make_and_track_object(lambda: tokenize.BertGraphTokenizer(spec), name="bert_tokenizer")

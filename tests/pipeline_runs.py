@@ -2,6 +2,7 @@
 import glob
 import hashlib
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -24,6 +25,11 @@ def run_cli(outputs, *flags, runner="beam_runner.py"):
 
 def summary(stdout):
     return dict(line.split(": ", 1) for line in stdout.splitlines() if ": " in line)
+
+
+def run_name(stdout):
+    """The pipeline run a CLI run printed its summary for: "run <name>: ..."."""
+    return next(line.split()[1].rstrip(":") for line in stdout.splitlines() if line.startswith("run "))
 
 
 def tree_digest(root):
@@ -91,3 +97,19 @@ def seconds_after(condition, seconds):
             since.append(time.monotonic())
         return bool(since) and time.monotonic() - since[0] >= seconds
     return check
+
+
+def run_tfx_cli(engine, runner, outputs, *flags, home):
+    """`tfx pipeline create` then `tfx run create` with TFX's own CLI, as the README shows; the runner file
+    gets its flags from PIPELINE_FLAGS, since the tfx CLI runs it without arguments."""
+    env = {**os.environ, "PIPELINE_FLAGS": shlex.join(["--outputs-dir", str(outputs), *flags]),
+           f"{engine.upper()}_HOME": str(home)}
+    tfx = os.path.join(os.path.dirname(sys.executable), "tfx")
+
+    def call(*args):
+        return subprocess.run([tfx, *args, "--engine", engine], env=env, cwd=configs.PROJECT_DIR, capture_output=True,
+                              text=True, timeout=1800)
+
+    created = call("pipeline", "create", "--pipeline_path", runner)
+    assert created.returncode == 0 and "created successfully" in created.stdout, created.stderr[-3000:]
+    return call("run", "create", "--pipeline_name", configs.PipelineConfig.pipeline_name)

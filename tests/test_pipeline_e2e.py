@@ -1,8 +1,8 @@
 """The whole pipeline, for real, on a small slice of the embedded corpus with the real checkpoint.
 
 Runs the CLI as a user does (a subprocess of beam_runner.py): a first run pushes a model; an unchanged
-re-run reuses the cached components; a run whose model was trained on shuffled labels is not blessed and
-pushes nothing.
+re-run through TFX's own CLI (`tfx run create --engine=beam`) reuses the cached components; a run whose
+model was trained on shuffled labels is not blessed and pushes nothing.
 """
 import csv
 import glob
@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from components import serving_ops
-from pipeline_runs import FLAGS, SAMPLE, STEPS, eval_texts, run_cli, summary, tree_digest
+from pipeline_runs import FLAGS, SAMPLE, STEPS, eval_texts, run_cli, run_tfx_cli, summary, tree_digest
 
 
 def test_first_run_pushes_a_servable_model(first_run):
@@ -66,9 +66,11 @@ def test_tensorboard_logs_are_in_the_model_run(first_run):
     assert events
 
 
-def test_unchanged_rerun_reuses_cached_components(first_run):
+def test_unchanged_rerun_with_the_tfx_cli_reuses_cached_components(first_run, tmp_path):
+    """The re-run goes through TFX's own CLI, beam engine: `tfx pipeline create` / `tfx run create` on
+    beam_runner.py, the file the first run (`make run`) used."""
     outputs, first = first_run
-    result = run_cli(outputs, *FLAGS)
+    result = run_tfx_cli("beam", "beam_runner.py", outputs, *FLAGS, home=tmp_path / "tfx_home")
     assert result.returncode == 0, result.stderr[-3000:]
     for component in ("CsvExampleGen", "StatisticsGen", "Transform", "Trainer"):
         assert f"node {component} is running.\n" in result.stderr

@@ -1,0 +1,67 @@
+"""One Trainer process, as TFX starts one on each machine of a distributed training: TFX's own Trainer
+executor (GenericExecutor, the one the Vertex AI extension runs on every worker) on the Transform outputs
+of an earlier pipeline run, with the strategy and devices given here and TF_CONFIG from the environment.
+
+python tests/train_worker.py OUTPUTS_DIR MODEL_DIR --run RUN --steps N [--strategy S] [--cpu-devices K]
+"""
+import argparse
+import dataclasses
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import logging  # noqa: E402
+from tfx.components.trainer import executor as trainer_executor  # noqa: E402
+from tfx.proto import trainer_pb2  # noqa: E402
+from tfx.types import artifact_utils, standard_artifacts  # noqa: E402
+from tfx.utils import proto_utils  # noqa: E402
+
+from pipeline import configs, summary  # noqa: E402
+
+
+def _artifacts(config: configs.PipelineConfig, run_name: str):
+    """The run's Transform outputs and schema, as TFX artifacts."""
+    store = summary.open_store(config)
+    _, _, outputs = summary.latest_run_outputs(store, run_name)
+    types = {t.name: t for t in store.get_artifact_types()}
+
+    def artifact(component, type_name):
+        return [artifact_utils.deserialize_artifact(types[type_name], outputs[component][type_name])]
+
+    return {"examples": artifact("Transform", "Examples"), "transform_graph": artifact("Transform", "TransformGraph"),
+            "schema": artifact("ImportSchemaGen", "Schema")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("outputs_dir")
+    parser.add_argument("model_dir")
+    parser.add_argument("--run", required=True, help="the pipeline run whose Transform outputs to train on")
+    parser.add_argument("--steps", type=int, required=True)
+    parser.add_argument("--strategy", default="auto")
+    parser.add_argument("--cpu-devices", type=int, default=1)
+    args = parser.parse_args()
+    logging.set_verbosity(logging.INFO)
+    logging.use_absl_handler()
+
+    config = configs.PipelineConfig(outputs_dir=args.outputs_dir, strategy=args.strategy, cpu_devices=args.cpu_devices,
+                                    log_every_steps=1, backup_every_steps=1000)
+    model, model_run = standard_artifacts.Model(), standard_artifacts.ModelRun()
+    model.uri, model_run.uri = os.path.join(args.model_dir, "model"), os.path.join(args.model_dir, "model_run")
+    exec_properties = {
+        "run_fn": "components.trainer.run_fn",
+        "train_args": proto_utils.proto_to_json(trainer_pb2.TrainArgs(num_steps=args.steps)),
+        "eval_args": proto_utils.proto_to_json(trainer_pb2.EvalArgs(num_steps=2)),
+        "custom_config": json.dumps(dataclasses.replace(config, checkpoint="").trainer_config()),
+    }
+    trainer_executor.GenericExecutor().Do(_artifacts(config, args.run), {"model": [model], "model_run": [model_run]},
+                                          exec_properties)
+
+
+if __name__ == "__main__":
+    main()
