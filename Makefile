@@ -18,7 +18,7 @@ export TF_USE_LEGACY_KERAS := 1
 export HF_HUB_OFFLINE := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: install peer run run-local test schema baseline predict promote serve bench-serving compile-vertex clean
+.PHONY: install peer run run-local test schema baseline predict promote serve bench-serving compile-vertex schedule-vertex clean
 
 install: $(INSTALLED)
 
@@ -96,6 +96,13 @@ IMAGE ?= us-central1-docker.pkg.dev/your-gcp-project/tfx/bert-text-classifier:la
 compile-vertex: $(INSTALLED)
 	$(PY) kubeflow_v2_runner.py --gcp-project $(PROJECT) --outputs-dir $(BUCKET)/bert-text-classifier \
 		--data '$(or $(DATA),$(BUCKET)/data/*.csv)' --pipeline-image $(IMAGE) $(ARGS)
+
+# Compiles, then creates a Vertex AI schedule that runs the job on a cron (default: configs.schedule_cron);
+# DRY_RUN=1 prints the exact request and sends nothing:
+# make schedule-vertex PROJECT=... BUCKET=... IMAGE=... DATA='gs://.../span-{SPAN}/*.csv' [CRON='TZ=Etc/UTC 0 */6 * * *'] [DRY_RUN=1]
+schedule-vertex: compile-vertex
+	$(PY) -m pipeline.schedule --gcp-project $(PROJECT) $(if $(CRON),--schedule-cron '$(CRON)') \
+		$(if $(DRY_RUN),--dry-run) $(ARGS)
 
 clean:
 	rm -rf outputs

@@ -5,11 +5,12 @@ Serving contract, relied on by users, the Evaluator and serving_config/:
 - serving_tf_example: examples (serialized tf.Example of the raw features) -> the same outputs
 - transform_features: examples -> the transformed features (TFMA's preprocessing function)
 """
+import json
 import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-from typing import Dict, Sequence  # noqa: E402
+from typing import Any, Dict, Sequence  # noqa: E402
 
 import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
@@ -17,6 +18,20 @@ import tf_keras  # noqa: E402
 from preprocessing import features  # noqa: E402
 
 WEIGHT_FILES = ("model.safetensors", "tf_model.h5")  # never pickles: no pytorch_model.bin
+# How the model was made (class names, training settings, the model it started from), in assets.extra/:
+# TF Serving ignores that directory's other files.
+HYPERPARAMETERS = os.path.join("assets.extra", "hyperparameters.json")
+
+
+def write_hyperparameters(model_dir: str, values: Dict[str, Any]) -> None:
+    tf.io.gfile.makedirs(os.path.dirname(os.path.join(model_dir, HYPERPARAMETERS)))
+    with tf.io.gfile.GFile(os.path.join(model_dir, HYPERPARAMETERS), "w") as f:
+        json.dump(values, f, indent=2, sort_keys=True)
+
+
+def read_hyperparameters(model_dir: str) -> Dict[str, Any]:
+    with tf.io.gfile.GFile(os.path.join(model_dir, HYPERPARAMETERS)) as f:
+        return json.load(f)
 
 
 def _model_inputs() -> Dict[str, tf.Tensor]:

@@ -17,10 +17,8 @@ from absl import logging  # noqa: E402
 from tfx import v1 as tfx  # noqa: E402
 from tfx_bsl.public import tfxio  # noqa: E402
 
-from components import distribution, model  # noqa: E402
+from components import distribution, model, warm_start  # noqa: E402
 from preprocessing import checkpoint, features  # noqa: E402
-
-HYPERPARAMETERS_FILE = "hyperparameters.json"  # in the exported model's assets.extra/
 
 
 def _dataset(fn_args: tfx.components.FnArgs, files, tf_transform_output, hp: Dict[str, Any],
@@ -130,6 +128,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     with strategy.scope():
         classifier = model.load_classifier(checkpoint.local_dir(hp["checkpoint_dir"]), len(class_names))
         trainable = _compile(classifier, hp, train_steps)
+        base_model = warm_start.restore(classifier, class_names, hp["warm_start_root"])
 
     backup = tf_keras.callbacks.BackupAndRestore(backup_dir=_backup_dir(fn_args, hp),
                                                  save_freq=hp["backup_every_steps"], delete_checkpoint=True)
@@ -153,11 +152,11 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         _wait_for_chief(fn_args.serving_model_dir)
         return
     export.save(fn_args.serving_model_dir)
-    _write_hyperparameters(fn_args.serving_model_dir, {
+    model.write_hyperparameters(fn_args.serving_model_dir, {
         **hp, "train_steps": train_steps, "steps_trained": int(trainable.optimizer.iterations.numpy()),
         "max_seq_length": max_seq_length, "class_names": class_names, "precision_policy": precision,
         "strategy": distribution.name(strategy), "replicas": strategy.num_replicas_in_sync,
-        "weights_sha256": weights})
+        "weights_sha256": weights, "warm_started_from": base_model})
 
 
 def _wait_for_chief(serving_model_dir: str, timeout_seconds: int = 1800) -> None:
@@ -184,10 +183,3 @@ def _backup_dir(fn_args: tfx.components.FnArgs, hp: Dict[str, Any]) -> str:
     what the training depends on, so only a re-run of the same training resumes from it."""
     key = json.dumps([fn_args.transform_output, fn_args.train_files, fn_args.train_steps, hp], sort_keys=True)
     return os.path.join(hp["backup_dir"], hashlib.sha256(key.encode()).hexdigest()[:16])
-
-
-def _write_hyperparameters(serving_model_dir: str, values: Dict[str, Any]) -> None:
-    extra = os.path.join(serving_model_dir, "assets.extra")
-    tf.io.gfile.makedirs(extra)
-    with tf.io.gfile.GFile(os.path.join(extra, HYPERPARAMETERS_FILE), "w") as f:
-        json.dump(values, f, indent=2, sort_keys=True)

@@ -28,11 +28,13 @@ EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
 EXIT_BUSY = 75  # EX_TEMPFAIL: try again later
 FLAGS_VARIABLE = "PIPELINE_FLAGS"
-_PROGRESS = ("is running", "is finished", "A cached execution", "Training ", "Epoch ")
+_PROGRESS = ("is running", "is finished", "A cached execution", "Training ", "Epoch ", "Warm start from",
+             "Cold start from", "Drift ")
 
 
 class _ProgressFilter(logging.Filter):
-    """Shows the per-component progress lines of TFX's runners, and warnings; hides the rest."""
+    """Shows the per-component progress lines of TFX's runners, what training starts from, the drift
+    measurements, and errors; hides the rest."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return record.levelno >= logging.ERROR or any(p in record.getMessage() for p in _PROGRESS)
@@ -68,7 +70,7 @@ def schema_labels(schema_path: str, label_column: str) -> List[str]:
 
 def check_inputs(config: configs.PipelineConfig) -> List[str]:
     labels = schema_labels(config.schema, config.label_column)
-    inputs.check_data(config.data, config.text_column, config.label_column, labels)
+    inputs.check_data(config.data, config.text_column, config.label_column, labels, config.span_window)
     return labels
 
 

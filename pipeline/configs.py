@@ -9,10 +9,11 @@ import functools
 import glob
 import hashlib
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_SCHEMA = os.path.join(PROJECT_DIR, "schema", "default", "schema.pbtxt")
+SPAN_SPEC = "{SPAN}"  # TFX's placeholder for the span number in an input pattern
 IMAGE_PROJECT_DIR = "/pipeline"  # where the Dockerfile puts this project inside the pipeline image
 
 
@@ -28,10 +29,30 @@ def source_fingerprint(*packages: str) -> str:
     return digest.hexdigest()[:16]
 
 
+def example_gen_input(data: str) -> Tuple[str, str]:
+    """ExampleGen's input_base and file pattern (relative to it) for --data."""
+    if SPAN_SPEC in data:
+        parts = data.split("/")
+        first_variable = next(i for i, part in enumerate(parts) if SPAN_SPEC in part or "*" in part)
+        return "/".join(parts[:first_variable]) or "/", "/".join(parts[first_variable:])
+    if os.path.isdir(data):
+        return data, "*.csv"
+    return os.path.dirname(os.path.abspath(data)), os.path.basename(data)
+
+
 @dataclasses.dataclass(frozen=True)
 class PipelineConfig:
     # What to run on. An empty data/checkpoint means the embedded default (pipeline/defaults.py).
-    data: str = ""  # a CSV file, or a directory whose *.csv files are read
+    # data: a CSV file, a directory whose *.csv files are read, or a pattern with {SPAN} (e.g.
+    # data/span-{SPAN}/*.csv): each run reads the newest span, the highest number {SPAN} matches, and the
+    # span_window - 1 spans before it.
+    data: str = ""
+    span_window: int = 1
+    # With {SPAN} data, before training: the newest span against the one before it (components/drift_check.py).
+    # Over a threshold, "stop" ends the run, "warn" logs it and trains; "off" skips the check.
+    drift_action: str = "stop"  # stop | warn | off
+    drift_label_linf: float = 0.1  # largest change of any class's share of the examples
+    drift_token_length_js: float = 0.1  # Jensen-Shannon divergence of the word-pieces-per-text histograms
     checkpoint: str = ""  # a local Hugging Face BERT checkpoint directory
     schema: str = DEFAULT_SCHEMA  # curated schema; regenerate with `make schema`
     text_column: str = "text"
@@ -60,6 +81,9 @@ class PipelineConfig:
     # last save when the pipeline is re-run (the state lives in outputs/trainer_backup until training ends).
     backup_every_steps: int = 100
     log_every_steps: int = 50  # a progress line with the loss and the speed
+    # Start from the weights of the model serving now (the newest version under serving_model_root, which
+    # only blessed models reach) when its classes and architecture match; else from the checkpoint.
+    warm_start: bool = True
 
     # Blessing: an absolute floor, and no regression beyond the tolerance against the last blessed model.
     accuracy_floor: float = 0.5
@@ -96,6 +120,8 @@ class PipelineConfig:
     gcp_project: str = ""
     gcp_region: str = "us-central1"
     pipeline_image: str = ""
+    # When Vertex AI runs the pipeline again (pipeline/schedule.py): unix cron, optionally "TZ=<zone> " first.
+    schedule_cron: str = "TZ=Etc/UTC 0 3 * * *"
 
     @property
     def pipeline_root(self) -> str:
@@ -171,15 +197,19 @@ class PipelineConfig:
             "serving_sub_batch_size": self.serving_sub_batch_size,
             "strategy": self.strategy,
             "cpu_devices": self.cpu_devices,
+            "warm_start_root": self.serving_model_root if self.warm_start else "",
             "code_version": source_fingerprint("preprocessing", "components"),
         }
 
 
 _HELP = {
-    "data": "CSV file or directory of CSV files (default: the embedded tweet corpus)",
+    "data": "CSV file, directory of CSV files, or a pattern with {SPAN} such as 'data/span-{SPAN}/*.csv' "
+            "(the newest span is read) (default: the embedded tweet corpus)",
     "checkpoint": "local Hugging Face BERT checkpoint dir: config.json, vocab.txt, model.safetensors or "
                   "tf_model.h5 (default: the embedded MiniLM-L6-H384-uncased)",
     "schema": "curated TFDV schema (schema.pbtxt) for the data; create one with `make schema`",
+    "span_window": "with a {SPAN} pattern: train on the newest span and the N - 1 before it",
+    "drift_action": "with a {SPAN} pattern, on drift from the previous span: stop | warn | off",
     "default_sample": "rows of the embedded corpus used when --data is not given; 0 = all",
     "train_steps": "training steps; 0 = derive from --epochs",
     "mixed_precision": "auto | off | mixed_float16 | mixed_bfloat16",

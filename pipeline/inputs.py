@@ -13,8 +13,9 @@ import json
 import os
 from typing import Iterator, List, Optional, Sequence, Tuple
 
-from components.csv_example_gen import BYTE_ORDER_MARK, read_header
+from components.csv_example_gen import BYTE_ORDER_MARK, read_header, span_patterns
 from components.model import WEIGHT_FILES
+from pipeline import configs
 _OTHER_DELIMITERS = (";", "\t", "|")
 
 
@@ -41,7 +42,29 @@ def check_checkpoint(checkpoint_dir: str) -> None:
                          f"vocab_size {vocab_size}: they must come from the same model")
 
 
-def csv_files(data: str) -> List[str]:
+def newest_span(data: str, span_window: int = 1) -> Tuple[int, List[str]]:
+    """The span CsvExampleGen will read for a {SPAN} pattern (found by TFX's own function), and the files
+    of the span_window spans that end with it."""
+    from tfx.components.example_gen import utils
+    from tfx.proto import example_gen_pb2
+
+    input_base, pattern = configs.example_gen_input(data)
+    split = example_gen_pb2.Input.Split(name="data", pattern=pattern)
+    try:
+        _, span, _ = utils.calculate_splits_fingerprint_span_and_version(input_base, [split])
+    except ValueError as e:
+        raise InputError(f"data pattern {data}: {e}: {configs.SPAN_SPEC} stands for the span number, e.g. "
+                         "data/span-{SPAN}/*.csv with directories span-1, span-2, ...") from None
+    files = [path for span_pattern in span_patterns(pattern, span, span_window)
+             for path in sorted(glob.glob(os.path.join(input_base, span_pattern)))]
+    if not glob.glob(os.path.join(input_base, split.pattern)):  # TFX resolved split.pattern to the newest span
+        raise InputError(f"data pattern {data}: span {span} has no file matching {split.pattern}")
+    return span, files
+
+
+def csv_files(data: str, span_window: int = 1) -> List[str]:
+    if configs.SPAN_SPEC in data:
+        return newest_span(data, span_window)[1]
     if os.path.isdir(data):
         files = sorted(glob.glob(os.path.join(data, "*.csv")))
         if not files:
@@ -53,9 +76,10 @@ def csv_files(data: str) -> List[str]:
     return [data]
 
 
-def check_data(data: str, text_column: str, label_column: str, labels: Optional[Sequence[str]]) -> int:
-    """Validates every CSV file of --data; returns the number of data rows."""
-    files = csv_files(data)
+def check_data(data: str, text_column: str, label_column: str, labels: Optional[Sequence[str]],
+               span_window: int = 1) -> int:
+    """Validates every CSV file a run reads; returns the number of data rows."""
+    files = csv_files(data, span_window)
     rows = 0
     for path in files:
         rows += check_csv(path, text_column, label_column, labels)

@@ -1,28 +1,40 @@
 """Wires the TFX components; nothing else. Every value comes from pipeline/configs.py."""
-import os
 from typing import List
 
 from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
 
-from components import anomalies_gate, csv_example_gen, evaluation, serving_pusher
+from components import anomalies_gate, csv_example_gen, drift_check, evaluation, serving_pusher
 from pipeline import configs
 
 
 def _example_gen(config: configs.PipelineConfig):
-    """Reads the CSV (a file, or every *.csv in a directory) and splits by a hash of the text itself, so
-    that identical texts (retweets) always land in the same split."""
-    if os.path.isdir(config.data):
-        input_base, pattern = config.data, "*.csv"
-    else:
-        input_base, pattern = os.path.dirname(os.path.abspath(config.data)), os.path.basename(config.data)
+    """Reads the CSV (a file, every *.csv in a directory, or the newest spans of a {SPAN} pattern) and
+    splits by a hash of the text itself, so that identical texts (retweets) always land in the same split."""
+    input_base, pattern = configs.example_gen_input(config.data)
+    window = configs.SPAN_SPEC in pattern and config.span_window > 1
     return csv_example_gen.CsvExampleGen(
         input_base=input_base,
         input_config=example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="data", pattern=pattern)]),
         output_config=example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(
             splits=[example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=config.eval_buckets - 1),
                     example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=1)],
-            partition_feature_name=config.text_column)))
+            partition_feature_name=config.text_column)),
+        custom_config=csv_example_gen.span_window_config(pattern, config.span_window) if window else None)
+
+
+def _drift_check(config: configs.PipelineConfig, example_gen):
+    """With {SPAN} data: the newest span against the one before it; None when there is nothing to check."""
+    if configs.SPAN_SPEC not in config.data or config.drift_action == "off":
+        return None
+    if config.drift_action not in ("stop", "warn"):
+        raise ValueError(f"drift_action must be 'stop', 'warn' or 'off', not {config.drift_action!r}")
+    input_base, pattern = configs.example_gen_input(config.data)
+    return drift_check.DriftCheck(
+        examples=example_gen.outputs["examples"], input_base=input_base, pattern=pattern,
+        text_column=config.text_column, label_column=config.label_column, checkpoint_dir=config.checkpoint,
+        label_linf=config.drift_label_linf, token_length_js=config.drift_token_length_js,
+        action=config.drift_action)
 
 
 def _trainer(config: configs.PipelineConfig, transform, schema_gen):
@@ -63,6 +75,9 @@ def create_pipeline(config: configs.PipelineConfig, num_classes: int,
         preprocessing_fn="preprocessing.transform.preprocessing_fn",
         custom_config=config.transform_config())
     transform.add_upstream_node(gate)
+    drift = _drift_check(config, example_gen)
+    if drift:
+        transform.add_upstream_node(drift)
 
     trainer = _trainer(config, transform, schema_gen)
 
@@ -82,8 +97,8 @@ def create_pipeline(config: configs.PipelineConfig, num_classes: int,
         examples=example_gen.outputs["examples"], serving_model_root=config.serving_model_root,
         text_column=config.text_column, warmup_texts=config.warmup_texts)
 
-    components: List = [example_gen, statistics_gen, schema_gen, example_validator, gate, transform,
-                        trainer, baseline_resolver, evaluator, pusher]
+    components: List = [example_gen, statistics_gen, schema_gen, example_validator, gate, *([drift] if drift else []),
+                        transform, trainer, baseline_resolver, evaluator, pusher]
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name, pipeline_root=config.pipeline_root, components=components,
         enable_cache=config.enable_cache,

@@ -19,10 +19,15 @@ class RunSummary:
     pushed_path: Optional[str]
     cached_components: int
     executed_components: int
+    span: Optional[int] = None  # for {SPAN} data: the span this run read
+    started_from: Optional[str] = None  # the served model the training warm-started from, if any
 
     def lines(self):
         accuracy = "n/a" if self.accuracy is None else f"{self.accuracy:.4f}"
         yield f"run {self.run_id}: {self.executed_components} component(s) executed, {self.cached_components} cached"
+        if self.span is not None:
+            yield f"span: {self.span}"
+        yield f"trained from: {self.started_from + ' (warm start)' if self.started_from else 'the checkpoint'}"
         yield f"eval accuracy: {accuracy}"
         yield f"blessed: {'yes' if self.blessed else 'no'}"
         yield f"pushed: {self.pushed_path or 'nothing (not blessed)'}"
@@ -71,6 +76,15 @@ def overall_accuracy(evaluation_uri: str) -> Optional[float]:
     return None
 
 
+def _started_from(model: metadata_store_pb2.Artifact) -> Optional[str]:
+    from tfx.utils import path_utils
+
+    from components import model as classifier_model
+
+    hyperparameters = classifier_model.read_hyperparameters(path_utils.serving_model_path(model.uri))
+    return hyperparameters.get("warm_started_from")
+
+
 def summarize(config: configs.PipelineConfig, since: float = 0) -> Optional[RunSummary]:
     """The latest run, or None when no run started after `since` (seconds since the epoch)."""
     if not os.path.exists(config.metadata_path):
@@ -86,9 +100,13 @@ def summarize(config: configs.PipelineConfig, since: float = 0) -> Optional[RunS
     blessing = outputs.get("Evaluator", {}).get("ModelBlessing")
     pushed = outputs.get("ServingPusher", {}).get("PushedModel")
     is_pushed = bool(pushed and pushed.custom_properties["pushed"].int_value)
+    examples = outputs.get("CsvExampleGen", {}).get("Examples")
+    model = outputs.get("Trainer", {}).get("Model")
     return RunSummary(
         run_id=run.name,
         accuracy=overall_accuracy(evaluation.uri) if evaluation else None,
         blessed=bool(blessing and blessing.custom_properties["blessed"].int_value),
         pushed_path=pushed.custom_properties["pushed_destination"].string_value if is_pushed else None,
-        cached_components=cached, executed_components=len(executions) - cached)
+        cached_components=cached, executed_components=len(executions) - cached,
+        span=examples.custom_properties["span"].int_value if examples and configs.SPAN_SPEC in config.data else None,
+        started_from=_started_from(model) if model else None)

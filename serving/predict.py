@@ -19,9 +19,9 @@ from typing import Iterator, List, Optional, Sequence
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from components.model import HYPERPARAMETERS  # noqa: E402
 from pipeline import configs  # noqa: E402
 
-HYPERPARAMETERS = os.path.join("assets.extra", "hyperparameters.json")
 SIGNATURE = "serving_default"
 OUTPUTS = ("probabilities", "label", "class_id")
 

@@ -52,3 +52,12 @@ def pushed_model(first_run):
     from pipeline_runs import summary
 
     return summary(first_run[1].stdout)["pushed"]
+
+
+@pytest.fixture(scope="session")
+def span_runs(tmp_path_factory, corpus):
+    """Three spans and a re-run through the pipeline (tests/span_runs.py), shared by the tests of
+    continuous retraining and of reproducibility."""
+    from span_runs import play_spans
+
+    return play_spans(tmp_path_factory.mktemp("spans"), corpus)

@@ -2,6 +2,7 @@
 import glob
 import hashlib
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -78,11 +79,13 @@ def logged(process, text):
 
 
 def cached_nodes(stderr):
-    """The components a run reused from the cache: 'node X is running.' followed by 'A cached execution'."""
+    """The components a run reused from the cache: "<node> is running." followed by "A cached execution"
+    (BeamDagRunner says "node X is running.", LocalDagRunner "Component X is running.")."""
     cached, node = set(), None
     for line in stderr.splitlines():
-        if "is running." in line and "node " in line:
-            node = line.split("node ", 1)[1].split(" is running.")[0]
+        match = re.search(r"(?:node|Component) (\S+) is running\.", line)
+        if match:
+            node = match.group(1)
         elif "A cached execution" in line and node:
             cached.add(node)
     return cached

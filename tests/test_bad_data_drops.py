@@ -1,7 +1,7 @@
 """A broken data drop, run where a model is already being served: the pipeline's own gates stop it
 (these runs skip the CLI's up-front check, as a scheduled run on Vertex AI does), the run says why,
-nothing is pushed and the serving directory is byte-for-byte unchanged. (Shuffled labels, which only
-the Evaluator can see, are in test_pipeline_e2e.py.)"""
+nothing is pushed and the serving directory is byte-for-byte unchanged. (Corrupted training labels, which
+only the Evaluator can see, are span 3 of test_continuous_training.py.)"""
 import csv
 import os
 

@@ -16,24 +16,29 @@ from pipeline import configs
 IMAGE = "europe-west4-docker.pkg.dev/acme-ml/tfx/bert-text-classifier:7"
 ROOT = "gs://acme-ml-tfx/bert"
 FLAGS = ["--gcp-project", "acme-ml", "--gcp-region", "europe-west4", "--outputs-dir", ROOT,
-         "--data", "gs://acme-ml-tfx/data/*.csv", "--pipeline-image", IMAGE, "--beam-runner", "dataflow",
-         "--beam-workers", "16", "--trainer-backend", "vertex", "--vertex-machines", "3"]
+         "--data", "gs://acme-ml-tfx/data/span-{SPAN}/*.csv", "--span-window", "3", "--pipeline-image", IMAGE,
+         "--beam-runner", "dataflow", "--beam-workers", "16", "--trainer-backend", "vertex", "--vertex-machines", "3"]
 COMPONENTS = {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomaliesGate", "Transform",
               "Trainer", "Evaluator", "ServingPusher"}
 
 
 @pytest.fixture(scope="module")
-def job(tmp_path_factory):
+def spec_path(tmp_path_factory):
     home = tmp_path_factory.mktemp("vertex_home")
     bin_dir = os.path.dirname(sys.executable)
     # As in an activated venv: the tfx CLI looks for kfp with the `pip` on PATH.
     env = {**os.environ, "PIPELINE_FLAGS": shlex.join(FLAGS), "VERTEX_HOME": str(home),
            "PATH": bin_dir + os.pathsep + os.environ["PATH"]}
     tfx = os.path.join(bin_dir, "tfx")
-    created = subprocess.run([tfx, "pipeline", "create", "--engine", "vertex", "--pipeline_path", "kubeflow_v2_runner.py"],
+    created = subprocess.run([tfx, "pipeline", "create", "--engine", "vertex",
+                              "--pipeline_path", "kubeflow_v2_runner.py"],
                              env=env, cwd=configs.PROJECT_DIR, capture_output=True, text=True, timeout=600)
     assert created.returncode == 0, created.stderr[-3000:]
-    spec_path = os.path.join(home, configs.PipelineConfig.pipeline_name, "pipeline.json")
+    return os.path.join(home, configs.PipelineConfig.pipeline_name, "pipeline.json")
+
+
+@pytest.fixture(scope="module")
+def job(spec_path):
     with open(spec_path) as f:
         job = json_format.ParseDict(json.load(f), pipeline_spec_pb2.PipelineJob())
     spec = json_format.ParseDict(json_format.MessageToDict(job.pipeline_spec), pipeline_spec_pb2.PipelineSpec())
@@ -96,6 +101,43 @@ def test_the_trainer_is_a_vertex_ai_custom_job_on_three_machines(job):
     assert destination["filesystem"]["base_directory"] == f"{ROOT}/serving/text_classifier"
 
 
+def test_example_gen_reads_the_newest_span_checked_for_drift_and_the_trainer_warm_starts(job):
+    _, spec = job
+    example_gen = _parameters(spec, "CsvExampleGen")
+    assert example_gen["input_base"].string_value == "gs://acme-ml-tfx/data"
+    assert json.loads(example_gen["input_config"].string_value)["splits"] == [
+        {"name": "data", "pattern": "span-{SPAN}/*.csv"}]
+    window = json.loads(example_gen["custom_config"].string_value)["custom_config"]
+    assert window["value"] == {"span_pattern": "span-{SPAN}/*.csv", "span_window": 3.0}
+    custom = json.loads(_parameters(spec, "Trainer")["custom_config"].string_value)
+    assert custom["warm_start_root"] == f"{ROOT}/serving/text_classifier"
+    # The drift check reads the spans from Cloud Storage in the pipeline image, before Transform.
+    drift = _parameters(spec, "DriftCheck")
+    assert (drift["input_base"].string_value, drift["pattern"].string_value) == (
+        "gs://acme-ml-tfx/data", "span-{SPAN}/*.csv")
+    assert drift["action"].string_value == "stop"
+    assert "DriftCheck" in spec.root.dag.tasks["Transform"].dependent_tasks
+
+
+def test_the_schedule_dry_run_prints_the_exact_request_for_the_compiled_job(spec_path, job, capsys):
+    from google.cloud import aiplatform_v1
+
+    from pipeline import schedule
+
+    job, _ = job
+    assert schedule.main(FLAGS + ["--schedule-cron", "TZ=Europe/Amsterdam 30 2 * * 1-5", "--spec", spec_path,
+                                  "--dry-run"]) == 0
+    request = aiplatform_v1.CreateScheduleRequest.from_json(capsys.readouterr().out)
+    assert request.parent == "projects/acme-ml/locations/europe-west4"
+    assert request.schedule.cron == "TZ=Europe/Amsterdam 30 2 * * 1-5"
+    assert request.schedule.max_concurrent_run_count == 1
+    created = request.schedule.create_pipeline_job_request
+    assert created.parent == request.parent
+    sent = json.loads(aiplatform_v1.PipelineJob.to_json(created.pipeline_job))
+    assert sent["pipelineSpec"] == json_format.MessageToDict(job.pipeline_spec)
+    assert sent["runtimeConfig"]["gcsOutputDirectory"] == job.runtime_config.gcs_output_directory
+
+
 @pytest.mark.parametrize("flag, value, message", [
     ("--outputs-dir", "/tmp/out", "--outputs-dir /tmp/out is not on Cloud Storage"),
     ("--data", "local.csv", "--data local.csv is not on Cloud Storage"),
@@ -109,3 +151,11 @@ def test_a_local_path_or_a_missing_image_is_refused_in_one_line(flag, value, mes
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and error[0].startswith(f"error: {message}"), error
     assert not (tmp_path / "spec.json").exists()
+
+
+def test_scheduling_a_spec_never_compiled_is_refused_in_one_line(tmp_path, capsys):
+    from pipeline import schedule
+
+    assert schedule.main(FLAGS + ["--spec", str(tmp_path / "missing.json"), "--dry-run"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "does not exist: compile it first (make compile-vertex)" in error[0], error

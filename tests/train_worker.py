@@ -50,7 +50,7 @@ def main() -> None:
     logging.use_absl_handler()
 
     config = configs.PipelineConfig(outputs_dir=args.outputs_dir, strategy=args.strategy, cpu_devices=args.cpu_devices,
-                                    log_every_steps=1, backup_every_steps=1000)
+                                    log_every_steps=1, backup_every_steps=1000, warm_start=False)
     model, model_run = standard_artifacts.Model(), standard_artifacts.ModelRun()
     model.uri, model_run.uri = os.path.join(args.model_dir, "model"), os.path.join(args.model_dir, "model_run")
     exec_properties = {

@@ -1,0 +1,56 @@
+"""Warm start: the Trainer begins from the weights of the model serving now instead of the checkpoint.
+
+The newest version under the serving root is the latest blessed model: the Pusher writes only blessed
+models there. The Trainer reads it from that path (in its config) rather than through TFX's `base_model`
+input channel, for two reasons. An input channel fed by a LatestBlessedModel resolver changes each time
+a model is blessed, so re-running with no new data would train again (and push a near-copy) instead of
+being served from the cache. And the orchestrators differ in which resolvers they compile (Vertex AI:
+LatestArtifact and LatestBlessedModel only), while a path reads the same everywhere, gs:// included.
+Which model a training started from is recorded in the new model's hyperparameters.json.
+"""
+import os
+from typing import List, Optional, Tuple
+
+import tensorflow as tf
+import tf_keras
+from absl import logging
+
+from components import model
+from serving import model_server_config
+
+HEAD_LAYER = "classifier"  # components/model.py's dense head: its columns follow the class order
+
+
+def newest_model(serving_root: str) -> Optional[str]:
+    versions = model_server_config.versions(serving_root)
+    return os.path.join(serving_root, str(versions[-1])) if versions else None
+
+
+def _class_order(base_classes: List[str], class_names: List[str]) -> Tuple[Optional[List[int]], str]:
+    """Where each of this training's classes sits in the base model's head, or why they do not match."""
+    if sorted(base_classes) != sorted(class_names):
+        return None, f"its classes {base_classes} differ from this data's {class_names}"
+    return [base_classes.index(name) for name in class_names], ""
+
+
+def restore(classifier: tf_keras.Model, class_names: List[str], serving_root: str) -> Optional[str]:
+    """Loads the newest served model's weights into `classifier` (built from the checkpoint, under the
+    training strategy's scope); returns that model's directory, or None when training starts cold."""
+    base = newest_model(serving_root) if serving_root else None
+    if base is None:
+        logging.info("Cold start from the checkpoint: %s", "warm start is off" if not serving_root
+                     else f"no model under {serving_root} yet")
+        return None
+    order, mismatch = _class_order(model.read_hyperparameters(base)["class_names"], class_names)
+    saved = tf.saved_model.load(base).classifier_variables
+    if order is not None and [v.shape for v in saved] != [v.shape for v in classifier.variables]:
+        mismatch = "its weights have other shapes (another checkpoint)"
+    if mismatch:
+        logging.warning("Cold start from the checkpoint, not from %s: %s", base, mismatch)
+        return None
+    head = {id(weight) for weight in classifier.get_layer(HEAD_LAYER).weights}
+    for target, source in zip(classifier.variables, saved):
+        value = tf.convert_to_tensor(source)
+        target.assign(tf.gather(value, order, axis=-1) if id(target) in head else value)
+    logging.info("Warm start from %s (the model serving now)", base)
+    return base
