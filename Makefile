@@ -18,7 +18,7 @@ export TF_USE_LEGACY_KERAS := 1
 export HF_HUB_OFFLINE := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: install peer run run-local test schema baseline predict promote serve bench-serving compile-vertex schedule-vertex clean
+.PHONY: install peer run run-local test schema baseline predict promote serve bench bench-serving compile-vertex schedule-vertex clean
 
 install: $(INSTALLED)
 
@@ -82,6 +82,11 @@ serve:
 	@test -f outputs/serving/models.config || { echo "make serve: nothing pushed under outputs/serving yet: run 'make run' first"; exit 1; }
 	SERVING_ROOT=$(abspath outputs/serving) docker compose -f serving_config/docker-compose.yml up -d
 	@echo "REST http://127.0.0.1:8501/v1/models/text_classifier  gRPC 127.0.0.1:8500  Prometheus http://127.0.0.1:9090  Grafana http://127.0.0.1:3000"
+
+# Tokenization, training step and pipeline speed beside the PyTorch peer (`make peer` first for its columns);
+# prints one table and writes it into bench/RESULTS.md. ~30 min; ARGS="--skip-pipeline" leaves out the default run.
+bench: $(INSTALLED)
+	$(PY) bench/run_all.py $(ARGS)
 
 # Serving latency and throughput of the pushed model, beside the PyTorch peer when `make peer` installed it.
 bench-serving: $(INSTALLED)

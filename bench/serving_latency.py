@@ -8,7 +8,6 @@ graph TF Serving runs (minus the RPC); the peer runs tokenizer + model + softmax
 import argparse
 import json
 import os
-import platform
 import random
 import subprocess
 import sys
@@ -29,13 +28,6 @@ import timing  # noqa: E402
 
 PEER_PYTHON = os.path.join(configs.PROJECT_DIR, ".venv-peer", "bin", "python")
 PEER_SCRIPT = os.path.join(configs.PROJECT_DIR, "bench", "peer_serving.py")
-
-
-def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.processor())
-    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
-    return f"{cpu}, {os.cpu_count()} cores, {memory_gb:.0f} GiB RAM, {platform.system()} {platform.release()}"
 
 
 def sample_texts(count: int, batches: int, batch_size: int, seed: int) -> Dict[str, List]:
@@ -117,7 +109,7 @@ def main(argv=None) -> None:
         sys.exit(f"error: {e}")
     peer = measure_peer(args.checkpoint or defaults.default_checkpoint_dir(), texts, ours["num_classes"],
                         args.warmup, threads)
-    print(f"machine: {machine()}")
+    print(f"machine: {timing.machine()}")
     print(f"ours: {ours['versions']}, model {ours['model_dir']}; peer: {peer['versions'] if peer else 'not installed'}")
     print(f"{args.requests} single-text requests after {args.warmup} warm-up; {args.batches} batches of "
           f"{args.batch_size}; {threads} CPU threads each; texts sampled from the corpus (seed {args.seed})")

@@ -29,7 +29,7 @@ def _dataset(fn_args: tfx.components.FnArgs, files, tf_transform_output, hp: Dic
                                        shuffle=training, shuffle_seed=hp["seed"]),
         tf_transform_output.transformed_metadata.schema)
     if training:
-        dataset = _by_length(dataset, hp["batch_size"])
+        dataset = batch_by_length(dataset, hp["batch_size"])
     # Workers split the batches, not the files: Transform writes few files, fewer than workers at times.
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
@@ -37,7 +37,7 @@ def _dataset(fn_args: tfx.components.FnArgs, files, tf_transform_output, hp: Dic
                        num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
-def _by_length(dataset: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:
+def batch_by_length(dataset: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:
     """Regroups the shuffled examples into batches of similar length. Each batch is then cut to its own
     longest sequence, so the model computes on little padding (tweets: mean 35 tokens, p95 56)."""
     max_seq_length = dataset.element_spec[0][features.INPUT_IDS].shape[-1]
@@ -92,7 +92,8 @@ class _ProgressLog(tf_keras.callbacks.Callback):
                          logs["loss"], rate, rate * self._batch)
 
 
-def _compile(classifier, hp: Dict[str, Any], train_steps: int) -> tf_keras.Model:
+def compile_for_training(classifier, hp: Dict[str, Any], train_steps: int,
+                         jit_compile: bool = False) -> tf_keras.Model:
     from transformers import create_optimizer  # AdamW, linear warm-up then linear decay to 0
 
     optimizer, _ = create_optimizer(
@@ -104,7 +105,8 @@ def _compile(classifier, hp: Dict[str, Any], train_steps: int) -> tf_keras.Model
     trainable.distribute_reduction_method = "first"
     trainable.compile(optimizer=optimizer,
                       loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                      metrics=[tf_keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+                      metrics=[tf_keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+                      jit_compile=jit_compile)
     return trainable
 
 
@@ -127,7 +129,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     eval_ds = _dataset(fn_args, fn_args.eval_files, tf_transform_output, hp, training=False)
     with strategy.scope():
         classifier = model.load_classifier(checkpoint.local_dir(hp["checkpoint_dir"]), len(class_names))
-        trainable = _compile(classifier, hp, train_steps)
+        trainable = compile_for_training(classifier, hp, train_steps)
         base_model = warm_start.restore(classifier, class_names, hp["warm_start_root"])
 
     backup = tf_keras.callbacks.BackupAndRestore(backup_dir=_backup_dir(fn_args, hp),

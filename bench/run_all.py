@@ -1,0 +1,268 @@
+"""`make bench`: tokenization, training and pipeline speed, beside the PyTorch + transformers peer.
+
+One run, one machine, one table (also written into bench/RESULTS.md with the commit):
+1. tokenization of the whole corpus: the Transform graph's tokenizer vs transformers' BertTokenizerFast,
+   with the ids compared (parity);
+2. training throughput in real (non-padding) tokens/s and sequences/s: our Trainer's input and step
+   (bench/training_speed.py) vs the PyTorch loop (bench/peer_training.py, when `make peer` installed it),
+   with static padding and with each side's way of skipping padding; same checkpoint, texts, batch, threads;
+3. the step's model FLOP/s as a fraction of the matmul peak measured here;
+4. the default pipeline run, cold and cached, with its peak resident memory (`--skip-pipeline` skips it).
+Each training configuration runs in its own process, so its peak memory is its own.
+"""
+import argparse
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Dict, List, Optional
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from pipeline import configs, defaults  # noqa: E402
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, BENCH_DIR)
+import timing  # noqa: E402
+
+PEER_PYTHON = os.path.join(configs.PROJECT_DIR, ".venv-peer", "bin", "python")
+RESULTS = os.path.join(BENCH_DIR, "RESULTS.md")
+BEGIN, END = "<!-- make bench: begin -->", "<!-- make bench: end -->"
+
+# (row label, script, its arguments): ours first, each beside the peer row it is compared with.
+TRAINING_RUNS = [
+    ("ours, padded to max_seq_length", "training_speed.py", ["--padding", "static"]),
+    ("peer, padded to max_seq_length", "peer_training.py", ["--padding", "static"]),
+    ("ours, length buckets cut to their longest (the Trainer)", "training_speed.py", ["--padding", "buckets"]),
+    ("ours, buckets + XLA", "training_speed.py", ["--padding", "buckets", "--jit-compile"]),
+    ("ours, buckets + mixed_bfloat16", "training_speed.py", ["--padding", "buckets", "--precision", "mixed_bfloat16"]),
+    ("peer, dynamic padding (DataCollatorWithPadding)", "peer_training.py", ["--padding", "dynamic"]),
+]
+
+
+def training_texts(count: int, seed: int) -> Dict[str, List]:
+    rows = random.Random(seed).sample(defaults.read_corpus(), count)
+    return {"texts": [text for text, _ in rows],
+            "labels": [defaults.CORPUS_LABELS.index(label) for _, label in rows]}
+
+
+def run_training(script: str, args: List[str], texts_file: str, checkpoint: str, steps: int, warmup: int,
+                 threads: int) -> Optional[Dict]:
+    config = configs.PipelineConfig()
+    common = ["--checkpoint", checkpoint, "--texts", texts_file, "--steps", str(steps), "--warmup", str(warmup),
+              "--threads", str(threads)]
+    if script == "peer_training.py":
+        if not os.path.exists(PEER_PYTHON):
+            return None
+        python = PEER_PYTHON
+        common += ["--max-seq-length", str(config.max_seq_length), "--batch-size", str(config.batch_size),
+                   "--learning-rate", str(config.learning_rate), "--weight-decay", str(config.weight_decay),
+                   "--warmup-fraction", str(config.warmup_fraction), "--seed", str(config.seed)]
+    else:
+        python = sys.executable
+    result = subprocess.run([python, os.path.join(BENCH_DIR, script), *args, *common], capture_output=True,
+                            text=True, cwd=configs.PROJECT_DIR)
+    if result.returncode:
+        sys.exit(f"error: {script} {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def fastest(results) -> Optional[Dict]:
+    """The least disturbed of a configuration's runs: other tenants of the host only ever slow a run down."""
+    return None if results[0] is None else max(results, key=lambda r: r["real_tokens_per_s"])
+
+
+def step_flops_per_token(checkpoint: str) -> Dict[str, float]:
+    """Training FLOPs ~ 6 x (non-embedding parameters) per token, plus attention's 12 x layers x hidden x
+    sequence length per token (scores and weighted sum, forward and backward)."""
+    config = json.load(open(os.path.join(checkpoint, "config.json")))
+    d, ff, layers = config["hidden_size"], config["intermediate_size"], config["num_hidden_layers"]
+    per_layer = 4 * d * d + 2 * d * ff
+    return {"dense": 6 * layers * per_layer, "attention_per_position": 12 * layers * d}
+
+
+def matmul_peak_gflops() -> float:
+    import tensorflow as tf
+
+    a = tf.random.normal([2048, 2048])
+    square = tf.function(lambda a: tf.reduce_sum(tf.matmul(a, a)))
+    square(a).numpy()
+    best = 0.0
+    for _ in range(5):
+        start = time.perf_counter()
+        square(a).numpy()
+        best = max(best, 2 * 2048 ** 3 / (time.perf_counter() - start) / 1e9)
+    return best
+
+
+def tokenization(checkpoint: str, max_seq_length: int, rounds: int) -> Dict[str, float]:
+    """Both tokenizers over the whole corpus in batches of 1,000 (Transform's batch size), in turn, `rounds`
+    times; the fastest pass of each counts. The ids of every text are compared."""
+    import tensorflow as tf
+    from transformers import BertTokenizerFast
+
+    from preprocessing import tokenize
+
+    texts = [text for text, _ in defaults.read_corpus()]
+    chunks = [texts[i:i + 1000] for i in range(0, len(texts), 1000)]
+    graph = tokenize.BertGraphTokenizer(tokenize.load_wordpiece_spec(checkpoint))
+    encode = tf.function(lambda t: graph.encode(t, max_seq_length), input_signature=[tf.TensorSpec([None], tf.string)])
+    reference = BertTokenizerFast.from_pretrained(checkpoint, local_files_only=True)
+    encode(tf.constant(chunks[0]))
+    reference(chunks[0], truncation=True, max_length=max_seq_length)
+
+    ours_seconds = peer_seconds = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        ours = [encode(tf.constant(chunk)) for chunk in chunks]
+        ours_seconds = min(ours_seconds, time.perf_counter() - start)
+        start = time.perf_counter()
+        theirs = [reference(chunk, truncation=True, max_length=max_seq_length)["input_ids"] for chunk in chunks]
+        peer_seconds = min(peer_seconds, time.perf_counter() - start)
+
+    mismatches = 0
+    for out, expected in zip(ours, theirs):
+        ids, mask = out["input_ids"].numpy(), out["attention_mask"].numpy()
+        mismatches += sum(row[:m.sum()].tolist() != e for row, m, e in zip(ids, mask, expected))
+    return {"texts": len(texts), "ours_per_s": len(texts) / ours_seconds, "peer_per_s": len(texts) / peer_seconds,
+            "mismatches": mismatches}
+
+
+def run_pipeline(args: List[str]) -> Dict:
+    """`beam_runner.py` as `make run` runs it: wall time, peak resident memory and the eval accuracy."""
+    start = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "beam_runner.py", *args], cwd=configs.PROJECT_DIR,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status):
+        sys.exit(f"error: beam_runner.py {' '.join(args)} failed:\n{output[-3000:]}")
+    accuracy = re.search(r"eval accuracy: (\S+)", output)
+    cached = re.search(r"(\d+) component\(s\) executed, (\d+) cached", output)
+    return {"seconds": seconds, "peak_rss_mb": usage.ru_maxrss / 1024, "accuracy": accuracy and accuracy.group(1),
+            "cached": cached and f"{cached.group(2)} of {int(cached.group(1)) + int(cached.group(2))}"}
+
+
+def training_rows(runs: List, flops: Dict[str, float], peak_gflops: float) -> List[str]:
+    """One row per configuration; ours in real tokens/s against both of the peer's rows."""
+    peers = {"static": next((r for label, _, r in runs if label.startswith("peer, padded")), None),
+             "dynamic": next((r for label, _, r in runs if label.startswith("peer, dynamic")), None)}
+    rows = ["| training step (batch 16, max_seq_length 64) | real tokens/s | sequences/s | padding computed | "
+            "model GFLOP/s (of matmul peak) | peak RSS (MB) | / peer static | / peer dynamic |",
+            "|---|---|---|---|---|---|---|---|"]
+    for label, _, result in runs:
+        if result is None:
+            rows.append(f"| {label} | skipped (no `make peer`) | | | | | | |")
+            continue
+        gflops = (flops["dense"] * result["computed_tokens_per_s"]
+                  + flops["attention_per_position"] * result["attention_positions_per_s"]) / 1e9
+        ratios = ["" if label.startswith("peer") or not peer else
+                  f"{result['real_tokens_per_s'] / peer['real_tokens_per_s']:.2f}x" for peer in peers.values()]
+        rows.append(f"| {label} | {result['real_tokens_per_s']:.0f} | {result['sequences_per_s']:.1f} | "
+                    f"{result['padding_fraction']:.0%} | {gflops:.1f} ({gflops / peak_gflops:.0%}) | "
+                    f"{result['peak_rss_mb']:.0f} | {' | '.join(ratios)} |")
+    return rows
+
+
+def report(machine: str, versions: str, tokens: Dict, runs: List, flops: Dict, peak: float,
+           pipeline: Optional[Dict]) -> List[str]:
+    lines = [f"machine: {machine}", versions, f"float32 matmul peak (2048x2048, TensorFlow): {peak:.1f} GFLOP/s", "",
+             "| tokenization, whole corpus | texts/s | parity |", "|---|---|---|",
+             f"| Transform graph tokenizer (TF Text) | {tokens['ours_per_s']:.0f} | "
+             f"{tokens['mismatches']} mismatches / {tokens['texts']} texts |",
+             f"| transformers BertTokenizerFast (Rust) | {tokens['peer_per_s']:.0f} | reference |",
+             f"| ours / BertTokenizerFast | {tokens['ours_per_s'] / tokens['peer_per_s']:.2f}x | |", ""]
+    lines += training_rows(runs, flops, peak)
+    if pipeline:
+        cold, cached = pipeline["cold"], pipeline["cached"]
+        lines += ["", "| default pipeline run (`make run`) | wall time | peak RSS (MB) | eval accuracy |",
+                  "|---|---|---|---|",
+                  f"| cold | {cold['seconds'] / 60:.1f} min | {cold['peak_rss_mb']:.0f} | {cold['accuracy']} |",
+                  f"| re-run, nothing changed ({cached['cached']} cached) | {cached['seconds']:.0f} s "
+                  f"({cached['seconds'] / cold['seconds']:.0%} of cold) | {cached['peak_rss_mb']:.0f} | "
+                  f"{cached['accuracy']} |", "", "serving the pushed model (`make bench-serving`):",
+                  *pipeline["serving"]]
+    return lines
+
+
+def serving_table(model_dir: str) -> List[str]:
+    """bench/serving_latency.py (`make bench-serving`) on the model the cold run pushed."""
+    result = subprocess.run([sys.executable, os.path.join(BENCH_DIR, "serving_latency.py"), "--model", model_dir],
+                            capture_output=True, text=True, cwd=configs.PROJECT_DIR)
+    if result.returncode:
+        sys.exit(f"error: serving_latency.py failed:\n{result.stderr[-3000:]}")
+    return [line for line in result.stdout.splitlines() if line.startswith("|")]
+
+
+def write_results(lines: List[str], header: str) -> None:
+    """Replaces the measured block of bench/RESULTS.md, keeping the written text around it."""
+    text = open(RESULTS).read() if os.path.exists(RESULTS) else f"# Benchmark results\n\n{BEGIN}\n{END}\n"
+    before, rest = text.split(BEGIN, 1)
+    after = rest.split(END, 1)[1]
+    with open(RESULTS, "w") as f:
+        f.write(f"{before}{BEGIN}\n{header}\n\n```\n" + "\n".join(lines) + f"\n```\n{END}{after}")
+
+
+def commit() -> str:
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                          cwd=configs.PROJECT_DIR).stdout.strip() or "unknown"
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                           text=True, cwd=configs.PROJECT_DIR).stdout.strip()
+    return head + (" (with uncommitted changes)" if dirty else "")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=60, help="timed training steps per configuration")
+    parser.add_argument("--warmup", type=int, default=30,
+                        help="training steps before the clock starts (ours retraces for the first new lengths)")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="every measurement this many times, in turn; the fastest counts (noisy neighbours)")
+    parser.add_argument("--texts", type=int, default=4000, help="corpus texts the training runs draw from")
+    parser.add_argument("--skip-pipeline", action="store_true", help="skip the default run, cold and cached")
+    parser.add_argument("--pipeline-args", default="", help="flags for both pipeline runs, e.g. '--train-steps 50'")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md as it is")
+    args = parser.parse_args(argv)
+
+    import tensorflow as tf
+
+    threads = os.cpu_count()
+    tf.config.threading.set_intra_op_parallelism_threads(threads)  # before TensorFlow's runtime starts
+    config = configs.PipelineConfig()
+    checkpoint = defaults.default_checkpoint_dir()
+    tokens = tokenization(checkpoint, config.max_seq_length, args.rounds)
+    peak = matmul_peak_gflops()
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        json.dump(training_texts(args.texts, config.seed), f)
+        f.flush()
+        rounds = [[run_training(script, script_args, f.name, checkpoint, args.steps, args.warmup, threads)
+                   for _, script, script_args in TRAINING_RUNS] for _ in range(args.rounds)]
+    runs = [(label, script_args, fastest(results))
+            for (label, _, script_args), results in zip(TRAINING_RUNS, zip(*rounds))]
+    pipeline = None
+    if not args.skip_pipeline:
+        with tempfile.TemporaryDirectory() as outputs:
+            flags = ["--outputs-dir", outputs, *args.pipeline_args.split()]
+            pipeline = {"cold": run_pipeline(flags), "cached": run_pipeline(flags)}
+            pipeline["serving"] = serving_table(os.path.join(outputs, "serving", config.model_name))
+
+    peer_versions = next((r["versions"] for _, _, r in runs if r and r["versions"].startswith("torch")),
+                         "peer not installed (make peer)")
+    versions = f"ours: tensorflow {tf.__version__}; peer: {peer_versions}; {threads} CPU threads each"
+    lines = report(timing.machine(), versions, tokens, runs, step_flops_per_token(checkpoint), peak, pipeline)
+    print("\n".join(lines))
+    if not args.no_write:
+        write_results(lines, f"Measured by `make bench` at commit {commit()} on {time.strftime('%Y-%m-%d')}; "
+                             f"training: {args.warmup} warm-up + {args.steps} timed steps per configuration; every figure the "
+                             f"fastest of {args.rounds} rounds run in turn.")
+
+
+if __name__ == "__main__":
+    main()

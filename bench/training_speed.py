@@ -1,0 +1,103 @@
+"""Our training step's speed on one configuration: prints one JSON object (run by bench/run_all.py).
+
+The Trainer's own pieces: the graph tokenizer's ids, the Trainer's length-bucketed batches cut to their
+longest sequence (`--padding buckets`, what run_fn does) or every batch padded to max_seq_length
+(`--padding static`), the classifier and its compile (AdamW, warm-up, loss) from components/trainer.py, and
+Keras fit. Timed from the end of step `--warmup` to the end of the run.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import tf_keras  # noqa: E402
+
+from components import distribution, model, trainer  # noqa: E402
+from pipeline import configs  # noqa: E402
+from preprocessing import features, tokenize  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import timing  # noqa: E402
+
+
+def encoded(checkpoint: str, texts, max_seq_length: int):
+    tokenizer = tokenize.BertGraphTokenizer(tokenize.load_wordpiece_spec(checkpoint))
+    out = tokenizer.encode(tf.constant(texts), max_seq_length)
+    return {name: out[name] for name in features.MODEL_INPUTS}
+
+
+def batches(inputs, labels, batch_size: int, padding: str, seed: int) -> tf.data.Dataset:
+    """The Trainer's input after tf_dataset_factory: shuffled fixed-length batches, then its bucketing."""
+    dataset = (tf.data.Dataset.from_tensor_slices((inputs, labels)).shuffle(len(labels), seed=seed)
+               .repeat().batch(batch_size, drop_remainder=True))
+    if padding == "buckets":
+        dataset = trainer.batch_by_length(dataset, batch_size).map(
+            lambda x, y: (model.trim_padding(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def token_counts(dataset: tf.data.Dataset, skip: int, take: int):
+    """Real tokens, computed tokens and attention positions of the timed batches (the same batches again:
+    the shuffle is seeded and the bucketing deterministic)."""
+    real = computed = positions = 0
+    for x, _ in dataset.skip(skip).take(take):
+        mask = x[features.ATTENTION_MASK].numpy()
+        real, computed = real + int(mask.sum()), computed + mask.size
+        positions += mask.size * mask.shape[1]
+    return real, computed, positions
+
+
+class _StepClock(tf_keras.callbacks.Callback):
+    def __init__(self, warmup: int):
+        super().__init__()
+        self.warmup, self.start, self.losses = warmup, None, []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.losses.append(float(logs["loss"]))
+        if batch + 1 == self.warmup:
+            self.start = time.perf_counter()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("--texts", required=True, help="JSON file: {'texts': [...], 'labels': [int, ...]}")
+    parser.add_argument("--padding", choices=["static", "buckets"], required=True)
+    parser.add_argument("--precision", default="float32", choices=["float32", "mixed_bfloat16"])
+    parser.add_argument("--jit-compile", action="store_true", help="XLA-compile the train step")
+    parser.add_argument("--steps", type=int, required=True, help="timed steps")
+    parser.add_argument("--warmup", type=int, required=True, help="steps before the clock starts")
+    parser.add_argument("--threads", type=int, required=True)
+    args = parser.parse_args()
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    config = configs.PipelineConfig()
+    tf_keras.utils.set_random_seed(config.seed)
+    distribution.set_precision_policy(args.precision)
+
+    data = json.load(open(args.texts))
+    num_classes = max(data["labels"]) + 1
+    inputs = encoded(args.checkpoint, data["texts"], config.max_seq_length)
+    dataset = batches(inputs, np.array(data["labels"], np.int64), config.batch_size, args.padding, config.seed)
+    total = args.warmup + args.steps
+    hp = {"learning_rate": config.learning_rate, "warmup_fraction": config.warmup_fraction,
+          "weight_decay": config.weight_decay}
+    classifier = model.load_classifier(args.checkpoint, num_classes)
+    trainable = trainer.compile_for_training(classifier, hp, total, jit_compile=args.jit_compile)
+    clock = _StepClock(args.warmup)
+    trainable.fit(dataset, epochs=1, steps_per_epoch=total, callbacks=[clock], verbose=0)
+    seconds = time.perf_counter() - clock.start
+    real, computed, positions = token_counts(dataset, args.warmup, args.steps)
+    print(json.dumps({**timing.training_result(seconds, args.steps, args.steps * config.batch_size, real, computed,
+                                               positions, clock.losses),
+                      "versions": f"tensorflow {tf.__version__}"}))
+
+
+if __name__ == "__main__":
+    main()
