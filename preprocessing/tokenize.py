@@ -175,11 +175,17 @@ class BertGraphTokenizer(tf.Module):
         table = spec.char_table
         self._range_starts = tf.constant(table.range_starts)
         self._range_kinds = tf.constant(table.range_kinds)
-        self._explicit = tf.lookup.StaticHashTable(
+        # What each code point becomes, as code points: row `kind` for DELETE, IDENTITY, ISOLATE and SPACE
+        # (-1 stands for the code point itself), row EXPLICIT + i for the i-th explicit replacement. Working
+        # on code points, each text is encoded back to UTF-8 once, not one string per character.
+        explicit_points = list(table.explicit)
+        rows = [[], [-1], [32, -1, 32], [32]] + [[ord(c) for c in table.explicit[p]] for p in explicit_points]
+        self._replacements = tf.ragged.constant(rows, dtype=tf.int32, ragged_rank=1)
+        self._explicit_row = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
-                tf.constant(list(table.explicit.keys()), tf.int64),
-                tf.constant(list(table.explicit.values()), tf.string)),
-            default_value="")
+                tf.constant(explicit_points, tf.int64),
+                tf.constant(list(range(EXPLICIT, EXPLICIT + len(explicit_points))), tf.int64)),
+            default_value=DELETE)
         # Words are already split; the byte limit only has to be above any word we let through.
         self._wordpiece = tf_text.WordpieceTokenizer(
             spec.vocab_file, suffix_indicator=spec.suffix_indicator,
@@ -203,13 +209,13 @@ class BertGraphTokenizer(tf.Module):
         flat = code_points.flat_values
         kind = tf.gather(self._range_kinds,
                          tf.searchsorted(self._range_starts, flat, side="right") - 1)
-        chars = tf.strings.unicode_encode(tf.expand_dims(flat, -1), "UTF-8")
-        pieces = tf.where(
-            kind == IDENTITY, chars,
-            tf.where(kind == ISOLATE, tf.strings.join([" ", chars, " "]),
-                     tf.where(kind == SPACE, " ",
-                              tf.where(kind == EXPLICIT, self._explicit.lookup(tf.cast(flat, tf.int64)), ""))))
-        return tf.strings.reduce_join(code_points.with_flat_values(pieces), axis=-1)
+        explicit_row = tf.cast(self._explicit_row.lookup(tf.cast(flat, tf.int64)), tf.int32)
+        row = tf.where(kind == EXPLICIT, explicit_row, kind)
+        pieces = tf.gather(self._replacements, row)
+        own = tf.repeat(flat, pieces.row_lengths())
+        pieces = pieces.with_flat_values(tf.where(pieces.flat_values < 0, own, pieces.flat_values))
+        per_text = tf.RaggedTensor.from_row_splits(pieces, code_points.row_splits).merge_dims(1, 2)
+        return tf.strings.unicode_encode(per_text, "UTF-8")
 
     def words(self, texts: tf.Tensor) -> tf.RaggedTensor:
         words = tf.strings.split(self.normalize(texts))
