@@ -33,6 +33,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, required=True)
     parser.add_argument("--warmup", type=int, required=True)
     parser.add_argument("--threads", type=int, required=True)
+    parser.add_argument("--window", type=int, required=True)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -47,25 +48,24 @@ def main() -> None:
     schedule = get_linear_schedule_with_warmup(optimizer, int(args.warmup_fraction * total), total)
     order = torch.randperm(len(ids)).tolist()
     pad_to = "max_length" if args.padding == "static" else "longest"
-    losses, real, computed, positions = [], 0, 0, 0
+    losses, ends, counts = [], [], []
     for step in range(total):
         if step == args.warmup:
-            start, real, computed, positions = time.perf_counter(), 0, 0, 0
+            start = time.perf_counter()
         rows = [order[(step * args.batch_size + i) % len(order)] for i in range(args.batch_size)]
         batch = tokenizer.pad({"input_ids": [ids[r] for r in rows]}, padding=pad_to,
                               max_length=args.max_seq_length, return_tensors="pt")
         mask = batch["attention_mask"]
-        real, computed = real + int(mask.sum()), computed + mask.numel()
-        positions += mask.numel() * mask.shape[1]
         loss = model(**batch, labels=labels[rows]).loss
         loss.backward()
         optimizer.step()
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
         losses.append(float(loss))
-    seconds = time.perf_counter() - start
-    print(json.dumps({**timing.training_result(seconds, args.steps, args.steps * args.batch_size, real, computed,
-                                               positions, losses),
+        if step >= args.warmup:
+            ends.append(time.perf_counter())
+            counts.append((int(mask.sum()), mask.numel(), mask.numel() * mask.shape[1]))
+    print(json.dumps({**timing.training_result(start, ends, counts, args.batch_size, losses, args.window),
                       "versions": f"torch {torch.__version__}"}))
 
 

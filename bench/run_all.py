@@ -53,18 +53,16 @@ def training_texts(count: int, seed: int) -> Dict[str, List]:
             "labels": [defaults.CORPUS_LABELS.index(label) for _, label in rows]}
 
 
-def run_training(script: str, args: List[str], texts_file: str, checkpoint: str, steps: int, warmup: int,
-                 threads: int) -> Optional[Dict]:
+def run_training(script: str, args: List[str], common: List[str]) -> Optional[Dict]:
+    """One configuration in its own process; `common` holds the flags both sides take."""
     config = configs.PipelineConfig()
-    common = ["--checkpoint", checkpoint, "--texts", texts_file, "--steps", str(steps), "--warmup", str(warmup),
-              "--threads", str(threads)]
     if script == "peer_training.py":
         if not os.path.exists(PEER_PYTHON):
             return None
         python = PEER_PYTHON
-        common += ["--max-seq-length", str(config.max_seq_length), "--batch-size", str(config.batch_size),
-                   "--learning-rate", str(config.learning_rate), "--weight-decay", str(config.weight_decay),
-                   "--warmup-fraction", str(config.warmup_fraction), "--seed", str(config.seed)]
+        common = common + ["--max-seq-length", str(config.max_seq_length), "--batch-size", str(config.batch_size),
+                            "--learning-rate", str(config.learning_rate), "--weight-decay", str(config.weight_decay),
+                            "--warmup-fraction", str(config.warmup_fraction), "--seed", str(config.seed)]
     else:
         python = sys.executable
     result = subprocess.run([python, os.path.join(BENCH_DIR, script), *args, *common], capture_output=True,
@@ -156,11 +154,12 @@ def training_rows(runs: List, flops: Dict[str, float], peak_gflops: float) -> Li
     peers = {"static": next((r for label, _, r in runs if label.startswith("peer, padded")), None),
              "dynamic": next((r for label, _, r in runs if label.startswith("peer, dynamic")), None)}
     rows = ["| training step (batch 16, max_seq_length 64) | real tokens/s | sequences/s | padding computed | "
-            "model GFLOP/s (of matmul peak) | peak RSS (MB) | / peer static | / peer dynamic |",
-            "|---|---|---|---|---|---|---|---|"]
+            "model GFLOP/s (of matmul peak) | peak RSS (MB) | / peer static | / peer dynamic | "
+            "real tokens/s, whole run |",
+            "|---|---|---|---|---|---|---|---|---|"]
     for label, _, result in runs:
         if result is None:
-            rows.append(f"| {label} | skipped (no `make peer`) | | | | | | |")
+            rows.append(f"| {label} | skipped (no `make peer`) | | | | | | | |")
             continue
         gflops = (flops["dense"] * result["computed_tokens_per_s"]
                   + flops["attention_per_position"] * result["attention_positions_per_s"]) / 1e9
@@ -168,7 +167,8 @@ def training_rows(runs: List, flops: Dict[str, float], peak_gflops: float) -> Li
                   f"{result['real_tokens_per_s'] / peer['real_tokens_per_s']:.2f}x" for peer in peers.values()]
         rows.append(f"| {label} | {result['real_tokens_per_s']:.0f} | {result['sequences_per_s']:.1f} | "
                     f"{result['padding_fraction']:.0%} | {gflops:.1f} ({gflops / peak_gflops:.0%}) | "
-                    f"{result['peak_rss_mb']:.0f} | {' | '.join(ratios)} |")
+                    f"{result['peak_rss_mb']:.0f} | {' | '.join(ratios)} | "
+                    f"{result['whole_run_real_tokens_per_s']:.0f} |")
     return rows
 
 
@@ -227,6 +227,8 @@ def main(argv=None) -> None:
     parser.add_argument("--steps", type=int, default=60, help="timed training steps per configuration")
     parser.add_argument("--warmup", type=int, default=30,
                         help="training steps before the clock starts (ours retraces for the first new lengths)")
+    parser.add_argument("--window", type=int, default=10,
+                        help="training figures are those of the fastest this-many consecutive steps")
     parser.add_argument("--rounds", type=int, default=2,
                         help="every measurement this many times, in turn; the fastest counts (noisy neighbours)")
     parser.add_argument("--texts", type=int, default=4000, help="corpus texts the training runs draw from")
@@ -246,8 +248,10 @@ def main(argv=None) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
         json.dump(training_texts(args.texts, config.seed), f)
         f.flush()
-        rounds = [[run_training(script, script_args, f.name, checkpoint, args.steps, args.warmup, threads)
-                   for _, script, script_args in TRAINING_RUNS] for _ in range(args.rounds)]
+        common = ["--checkpoint", checkpoint, "--texts", f.name, "--threads", str(threads),
+                  "--steps", str(args.steps), "--warmup", str(args.warmup), "--window", str(args.window)]
+        rounds = [[run_training(script, script_args, common) for _, script, script_args in TRAINING_RUNS]
+                  for _ in range(args.rounds)]
     runs = [(label, script_args, fastest(results))
             for (label, _, script_args), results in zip(TRAINING_RUNS, zip(*rounds))]
     pipeline = None
@@ -264,8 +268,9 @@ def main(argv=None) -> None:
     print("\n".join(lines))
     if not args.no_write:
         write_results(lines, f"Measured by `make bench` at commit {commit()} on {time.strftime('%Y-%m-%d')}; "
-                             f"training: {args.warmup} warm-up + {args.steps} timed steps per configuration; every figure the "
-                             f"fastest of {args.rounds} rounds run in turn.")
+                             f"training: {args.warmup} warm-up + {args.steps} timed steps per configuration, "
+                             f"figures of its fastest {args.window} consecutive steps; every figure the fastest "
+                             f"of {args.rounds} rounds run in turn.")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 The Trainer's own pieces: the graph tokenizer's ids, the Trainer's length-bucketed batches cut to their
 longest sequence (`--padding buckets`, what run_fn does) or every batch padded to max_seq_length
 (`--padding static`), the classifier and its compile (AdamW, warm-up, loss) from components/trainer.py, and
-Keras fit. Timed from the end of step `--warmup` to the end of the run.
+Keras fit. Each step after `--warmup` is timed; see timing.training_result.
 """
 import argparse
 import json
@@ -44,25 +44,25 @@ def batches(inputs, labels, batch_size: int, padding: str, seed: int) -> tf.data
 
 
 def token_counts(dataset: tf.data.Dataset, skip: int, take: int):
-    """Real tokens, computed tokens and attention positions of the timed batches (the same batches again:
-    the shuffle is seeded and the bucketing deterministic)."""
-    real = computed = positions = 0
-    for x, _ in dataset.skip(skip).take(take):
-        mask = x[features.ATTENTION_MASK].numpy()
-        real, computed = real + int(mask.sum()), computed + mask.size
-        positions += mask.size * mask.shape[1]
-    return real, computed, positions
+    """Per timed batch: real tokens, computed positions and attention positions (the same batches again: the
+    shuffle is seeded and the bucketing deterministic)."""
+    return [(int(mask.sum()), mask.size, mask.size * mask.shape[1])
+            for mask in (x[features.ATTENTION_MASK].numpy() for x, _ in dataset.skip(skip).take(take))]
 
 
 class _StepClock(tf_keras.callbacks.Callback):
+    """When each step ends (reading the loss waits for the step to finish)."""
+
     def __init__(self, warmup: int):
         super().__init__()
-        self.warmup, self.start, self.losses = warmup, None, []
+        self.warmup, self.start, self.ends, self.losses = warmup, None, [], []
 
     def on_train_batch_end(self, batch, logs=None):
         self.losses.append(float(logs["loss"]))
         if batch + 1 == self.warmup:
             self.start = time.perf_counter()
+        elif batch + 1 > self.warmup:
+            self.ends.append(time.perf_counter())
 
 
 def main() -> None:
@@ -75,6 +75,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, required=True, help="timed steps")
     parser.add_argument("--warmup", type=int, required=True, help="steps before the clock starts")
     parser.add_argument("--threads", type=int, required=True)
+    parser.add_argument("--window", type=int, required=True, help="steps per timing window")
     args = parser.parse_args()
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     config = configs.PipelineConfig()
@@ -92,10 +93,9 @@ def main() -> None:
     trainable = trainer.compile_for_training(classifier, hp, total, jit_compile=args.jit_compile)
     clock = _StepClock(args.warmup)
     trainable.fit(dataset, epochs=1, steps_per_epoch=total, callbacks=[clock], verbose=0)
-    seconds = time.perf_counter() - clock.start
-    real, computed, positions = token_counts(dataset, args.warmup, args.steps)
-    print(json.dumps({**timing.training_result(seconds, args.steps, args.steps * config.batch_size, real, computed,
-                                               positions, clock.losses),
+    counts = token_counts(dataset, args.warmup, args.steps)
+    print(json.dumps({**timing.training_result(clock.start, clock.ends, counts, config.batch_size, clock.losses,
+                                               args.window),
                       "versions": f"tensorflow {tf.__version__}"}))
 
 
