@@ -227,7 +227,7 @@ def main(argv=None) -> None:
     parser.add_argument("--steps", type=int, default=60, help="timed training steps per configuration")
     parser.add_argument("--warmup", type=int, default=30,
                         help="training steps before the clock starts (ours retraces for the first new lengths)")
-    parser.add_argument("--window", type=int, default=10,
+    parser.add_argument("--window", type=int, default=20,
                         help="training figures are those of the fastest this-many consecutive steps")
     parser.add_argument("--rounds", type=int, default=2,
                         help="every measurement this many times, in turn; the fastest counts (noisy neighbours)")
