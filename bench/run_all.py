@@ -36,7 +36,8 @@ PEER_PYTHON = os.path.join(configs.PROJECT_DIR, ".venv-peer", "bin", "python")
 RESULTS = os.path.join(BENCH_DIR, "RESULTS.md")
 BEGIN, END = "<!-- make bench: begin -->", "<!-- make bench: end -->"
 
-# (row label, script, its arguments): ours first, each beside the peer row it is compared with.
+# (row label, script, its arguments), run in this order in every round; each of our rows is compared with
+# both peer rows.
 TRAINING_RUNS = [
     ("ours, padded to max_seq_length", "training_speed.py", ["--padding", "static"]),
     ("peer, padded to max_seq_length", "peer_training.py", ["--padding", "static"]),
