@@ -42,6 +42,8 @@ TRAINING_RUNS = [
     ("ours, padded to max_seq_length", "training_speed.py", ["--padding", "static"]),
     ("peer, padded to max_seq_length", "peer_training.py", ["--padding", "static"]),
     ("ours, length buckets cut to their longest (the Trainer)", "training_speed.py", ["--padding", "buckets"]),
+    ("ours, buckets, sparse embedding update (before)", "training_speed.py",
+     ["--padding", "buckets", "--sparse-embedding-update"]),
     ("ours, buckets + XLA", "training_speed.py", ["--padding", "buckets", "--jit-compile"]),
     ("ours, buckets + mixed_bfloat16", "training_speed.py", ["--padding", "buckets", "--precision", "mixed_bfloat16"]),
     ("peer, dynamic padding (DataCollatorWithPadding)", "peer_training.py", ["--padding", "dynamic"]),

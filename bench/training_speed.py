@@ -72,6 +72,8 @@ def main() -> None:
     parser.add_argument("--padding", choices=["static", "buckets"], required=True)
     parser.add_argument("--precision", default="float32", choices=["float32", "mixed_bfloat16"])
     parser.add_argument("--jit-compile", action="store_true", help="XLA-compile the train step")
+    parser.add_argument("--sparse-embedding-update", action="store_true",
+                        help="AdamW on the word embedding's sparse gradient (before the Trainer densified it)")
     parser.add_argument("--steps", type=int, required=True, help="timed steps")
     parser.add_argument("--warmup", type=int, required=True, help="steps before the clock starts")
     parser.add_argument("--threads", type=int, required=True)
@@ -90,7 +92,8 @@ def main() -> None:
     hp = {"learning_rate": config.learning_rate, "warmup_fraction": config.warmup_fraction,
           "weight_decay": config.weight_decay}
     classifier = model.load_classifier(args.checkpoint, num_classes)
-    trainable = trainer.compile_for_training(classifier, hp, total, jit_compile=args.jit_compile)
+    trainable = trainer.compile_for_training(classifier, hp, total, jit_compile=args.jit_compile,
+                                             dense_embedding_update=not args.sparse_embedding_update)
     clock = _StepClock(args.warmup)
     trainable.fit(dataset, epochs=1, steps_per_epoch=total, callbacks=[clock], verbose=0)
     counts = token_counts(dataset, args.warmup, args.steps)

@@ -92,13 +92,22 @@ class _ProgressLog(tf_keras.callbacks.Callback):
                          logs["loss"], rate, rate * self._batch)
 
 
+def _dense_gradients(grads_and_vars):
+    """The word embedding's gradient as a dense tensor. AdamW updates every row anyway (moments decay, weight
+    decay applies), and the dense update is one fused kernel where the sparse one makes ~8 passes over the
+    11.7M-value table: ~6% of a training step here, the same arithmetic."""
+    return [(tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g, v) for g, v in grads_and_vars]
+
+
 def compile_for_training(classifier, hp: Dict[str, Any], train_steps: int,
-                         jit_compile: bool = False) -> tf_keras.Model:
+                         jit_compile: bool = False, dense_embedding_update: bool = True) -> tf_keras.Model:
     from transformers import create_optimizer  # AdamW, linear warm-up then linear decay to 0
 
     optimizer, _ = create_optimizer(
         init_lr=hp["learning_rate"], num_train_steps=train_steps,
         num_warmup_steps=int(hp["warmup_fraction"] * train_steps), weight_decay_rate=hp["weight_decay"])
+    if dense_embedding_update:
+        optimizer.gradient_transformers = [_dense_gradients]
     trainable = model.training_model(classifier)
     # The logged loss and accuracy as one replica sees them (they are synchronized already): Keras' default
     # sums them over the workers of a MultiWorkerMirroredStrategy, which reports N times the loss.

@@ -1,8 +1,10 @@
-"""The Trainer's length-bucketed input: every example in turn, batches cut to their own longest sequence."""
+"""The Trainer's input and step: length-bucketed batches (every example in turn, each batch cut to its own
+longest sequence) and the dense update of the word embedding (the same arithmetic as the sparse one)."""
 import collections
 
 import numpy as np
 import tensorflow as tf
+import tf_keras
 
 from components import model, trainer
 from preprocessing import features
@@ -50,3 +52,30 @@ def test_batches_are_cut_to_their_longest_and_keep_each_example_whole():
         computed, real = computed + mask.size, real + mask.sum()
     static_padding = 1 - lengths.mean() / MAX_LEN
     assert 1 - real / computed < 0.15 < static_padding  # ~45% of a batch padded to 64 is padding
+
+
+def _embedding_classifier() -> tf_keras.Model:
+    """The shape of the real classifier that matters here: a gathered embedding table (sparse gradient)."""
+    inputs = {name: tf_keras.Input(shape=(None,), dtype=tf.int64, name=name) for name in features.MODEL_INPUTS}
+    embedded = tf_keras.layers.Embedding(2000, 8)(inputs[features.INPUT_IDS])
+    return tf_keras.Model(inputs, tf_keras.layers.Dense(3)(tf.reduce_mean(embedded, axis=1)))
+
+
+def test_dense_embedding_update_is_the_sparse_update():
+    x, _ = next(iter(_stream(_tweet_like_lengths())))
+    y = np.arange(BATCH) % 3
+    hp = {"learning_rate": 1e-2, "warmup_fraction": 0.0, "weight_decay": 0.01}
+    tables = []
+    for dense in (False, True):
+        tf_keras.utils.set_random_seed(0)
+        classifier = _embedding_classifier()
+        table = classifier.get_weights()[0]
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(classifier(x))
+        assert isinstance(tape.gradient(loss, classifier.trainable_variables[0]), tf.IndexedSlices)
+        trainable = trainer.compile_for_training(classifier, hp, train_steps=10, dense_embedding_update=dense)
+        trainable.fit(x, y, batch_size=BATCH, epochs=3, verbose=0)
+        tables.append(classifier.get_weights()[0])
+    np.testing.assert_allclose(tables[1], tables[0], rtol=1e-5, atol=1e-7)
+    unseen = np.setdiff1d(np.arange(len(table)), x[features.INPUT_IDS].numpy())
+    assert not np.allclose(tables[1][unseen], table[unseen])  # weight decay reaches every row, as in AdamW
