@@ -18,7 +18,7 @@ export TF_USE_LEGACY_KERAS := 1
 export HF_HUB_OFFLINE := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: install peer run run-local test schema baseline predict promote serve bench bench-serving compile-vertex schedule-vertex clean
+.PHONY: install peer run run-local test report tensorboard schema baseline predict promote serve bench bench-serving compile-vertex schedule-vertex clean
 
 install: $(INSTALLED)
 
@@ -57,6 +57,18 @@ run-local: $(INSTALLED)
 
 test: $(INSTALLED)
 	$(PY) -m pytest tests
+
+# The HTML report of a run (every run writes its own; this rebuilds one from ML Metadata):
+# make report [RUN=<run id>] [OUTPUTS=outputs]; RUN=list lists the runs.
+OUTPUTS ?= outputs
+report: $(INSTALLED)
+	$(PY) -m reports.run_report --outputs-dir $(OUTPUTS) $(if $(filter list,$(RUN)),--list,$(if $(RUN),--run $(RUN)))
+
+# TensorBoard on every run's Trainer logs (one subdirectory per Trainer execution), on http://127.0.0.1:6006
+tensorboard: $(INSTALLED)
+	$(VENV)/bin/tensorboard --host 127.0.0.1 --port $(or $(PORT),6006) \
+		--logdir "$$($(PY) -c 'import sys; sys.path.insert(0, "."); from pipeline import configs; \
+		print(configs.PipelineConfig(outputs_dir="$(abspath $(OUTPUTS))").pipeline_root)')/Trainer/model_run"
 
 # make schema DATA=my.csv SCHEMA_OUT=schema/my/schema.pbtxt [ARGS="--text-column review --label-column stars"]
 schema: $(INSTALLED)

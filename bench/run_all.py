@@ -145,7 +145,7 @@ def run_pipeline(args: List[str]) -> Dict:
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status):
-        sys.exit(f"error: beam_runner.py {' '.join(args)} failed:\n{output[-3000:]}")
+        raise RuntimeError(f"beam_runner.py {' '.join(args)} failed:\n{output[-3000:]}")
     accuracy = re.search(r"eval accuracy: (\S+)", output)
     cached = re.search(r"(\d+) component\(s\) executed, (\d+) cached", output)
     return {"seconds": seconds, "peak_rss_mb": usage.ru_maxrss / 1024, "accuracy": accuracy and accuracy.group(1),
@@ -204,7 +204,7 @@ def serving_table(model_dir: str) -> List[str]:
     result = subprocess.run([sys.executable, os.path.join(BENCH_DIR, "serving_latency.py"), "--model", model_dir],
                             capture_output=True, text=True, cwd=configs.PROJECT_DIR)
     if result.returncode:
-        sys.exit(f"error: serving_latency.py failed:\n{result.stderr[-3000:]}")
+        raise RuntimeError(f"serving_latency.py failed:\n{result.stderr[-3000:]}")
     return [line for line in result.stdout.splitlines() if line.startswith("|")]
 
 
@@ -257,18 +257,23 @@ def main(argv=None) -> None:
                   for _ in range(args.rounds)]
     runs = [(label, script_args, fastest(results))
             for (label, _, script_args), results in zip(TRAINING_RUNS, zip(*rounds))]
-    pipeline = None
+    pipeline, failure = None, None
     if not args.skip_pipeline:
         with tempfile.TemporaryDirectory() as outputs:
             flags = ["--outputs-dir", outputs, *args.pipeline_args.split()]
-            pipeline = {"cold": run_pipeline(flags), "second": run_pipeline(flags), "third": run_pipeline(flags)}
-            pipeline["serving"] = serving_table(os.path.join(outputs, "serving", config.model_name))
+            try:
+                pipeline = {"cold": run_pipeline(flags), "second": run_pipeline(flags), "third": run_pipeline(flags)}
+                pipeline["serving"] = serving_table(os.path.join(outputs, "serving", config.model_name))
+            except RuntimeError as e:  # the training rows above are still worth printing
+                failure = str(e)
 
     peer_versions = next((r["versions"] for _, _, r in runs if r and r["versions"].startswith("torch")),
                          "peer not installed (make peer)")
     versions = f"ours: tensorflow {tf.__version__}; peer: {peer_versions}; {threads} CPU threads each"
     lines = report(timing.machine(), versions, tokens, runs, step_flops_per_token(checkpoint), peak, pipeline)
     print("\n".join(lines))
+    if failure:
+        sys.exit(f"error: {failure}\nbench/RESULTS.md left as it was")
     if not args.no_write:
         write_results(lines, f"Measured by `make bench` at commit {commit()} on {time.strftime('%Y-%m-%d')}; "
                              f"training: {args.warmup} warm-up + {args.steps} timed steps per configuration, "

@@ -7,7 +7,8 @@ TFX's Pusher, with these changes:
   (TF Serving ignores non-numeric names) and renamed into place, which is atomic on one filesystem.
   TFX's own Pusher copies file by file into the final directory. A staging directory left by a killed
   push is removed by the next push (one pipeline pushes into a serving root at a time: the run lock).
-- The version carries warm-up requests built from real eval texts (serving/warmup.py), and the serving
+- The version carries warm-up requests built from real eval texts (serving/warmup.py) and its model card
+  (reports/model_card.py: model_card.md and model_card.html), and the serving
   directory's models.config is rewritten with the stable/canary labels (serving/model_server_config.py).
 - A model identical to the newest version already there (same SavedModel fingerprint) is not pushed
   again: re-running an unchanged pipeline re-blesses the same model and must not add a duplicate version.
@@ -29,10 +30,13 @@ from tfx.types import artifact_utils, channel, component_spec, standard_artifact
 from tfx.utils import io_utils, proto_utils
 
 from components import serving_ops
+from reports import model_card
 from serving import model_server_config, warmup
 
 FINGERPRINT_FILE = "fingerprint.pb"
 EXAMPLES_KEY = "examples"
+EVALUATION_KEY = "model_evaluation"
+STATISTICS_KEY = "statistics"
 STAGING_PREFIX = ".staging-"
 
 
@@ -60,9 +64,10 @@ def _same_model(model_path: str, version_path: str) -> bool:
     return io_utils.read_bytes_file(fingerprints[0]) == io_utils.read_bytes_file(fingerprints[1])
 
 
-def push_atomically(model_path: str, model_root: str, prepare: Callable[[str], Any] = lambda staging: None) -> str:
+def push_atomically(model_path: str, model_root: str,
+                    prepare: Callable[[str, str], Any] = lambda staging, version: None) -> str:
     """Copies the SavedModel to a new version under model_root; returns the version directory.
-    `prepare` adds to the staged copy before it becomes visible."""
+    `prepare(staging_dir, version)` adds to the staged copy before it becomes visible."""
     newest = latest_version(model_root)
     if newest is not None and _same_model(model_path, os.path.join(model_root, str(newest))):
         logging.info("Model identical to serving version %d: not pushed again.", newest)
@@ -73,7 +78,7 @@ def push_atomically(model_path: str, model_root: str, prepare: Callable[[str], A
     version = max(int(time.time()), (newest or 0) + 1)  # strictly increasing, even within a second
     staging = os.path.join(model_root, f"{STAGING_PREFIX}{version}-{uuid.uuid4().hex[:8]}")
     io_utils.copy_dir(model_path, staging)
-    prepare(staging)
+    prepare(staging, str(version))
     serving_path = os.path.join(model_root, str(version))
     fileio.rename(staging, serving_path)
     logging.info("Model written to serving path %s.", serving_path)
@@ -86,6 +91,17 @@ def _eval_texts(examples: List[types.Artifact], text_column: str, count: int) ->
     records = tf.data.TFRecordDataset(files, compression_type="GZIP").take(count)
     return [tf.train.Example.FromString(r.numpy()).features.feature[text_column].bytes_list.value[0].decode()
             for r in records]
+
+
+def _card_facts(input_dict: Dict[str, List[types.Artifact]], model_path: str, model_root: str, version: str,
+                settings: Dict[str, Any]) -> Dict[str, Any]:
+    statistics = artifact_utils.get_single_instance(input_dict[STATISTICS_KEY])
+    return model_card.card_facts(
+        model_path, artifact_utils.get_single_uri(input_dict[EVALUATION_KEY]),
+        {split: artifact_utils.get_split_uri([statistics], split)
+         for split in artifact_utils.decode_split_names(statistics.split_names)},
+        artifact_utils.get_single_uri(input_dict[EXAMPLES_KEY]), os.path.basename(model_root), version,
+        settings["intended_use"], settings["label_column"])
 
 
 class Executor(pusher_executor.Executor):
@@ -104,7 +120,12 @@ class Executor(pusher_executor.Executor):
         model_root = destination.filesystem.base_directory
         texts = _eval_texts(input_dict[EXAMPLES_KEY], settings["text_column"], settings["warmup_texts"])
         requests = warmup.build_requests(model_path, os.path.basename(model_root), texts, settings["text_column"])
-        serving_path = push_atomically(model_path, model_root, prepare=lambda staging: warmup.write(staging, requests))
+
+        def prepare(staging: str, version: str) -> None:
+            warmup.write(staging, requests)
+            model_card.write(staging, _card_facts(input_dict, model_path, model_root, version, settings))
+
+        serving_path = push_atomically(model_path, model_root, prepare)
         model_server_config.update(os.path.dirname(model_root), os.path.basename(model_root))
         io_utils.copy_dir(serving_path, model_push.uri)  # the archive copy TFX's Pusher keeps
         self._MarkPushed(model_push, pushed_destination=serving_path,
@@ -114,21 +135,27 @@ class Executor(pusher_executor.Executor):
 class ServingPusherSpec(types.ComponentSpec):
     PARAMETERS = standard_component_specs.PusherSpec.PARAMETERS
     INPUTS = {**standard_component_specs.PusherSpec.INPUTS,
-              EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples)}
+              EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples),
+              EVALUATION_KEY: component_spec.ChannelParameter(type=standard_artifacts.ModelEvaluation),
+              STATISTICS_KEY: component_spec.ChannelParameter(type=standard_artifacts.ExampleStatistics)}
     OUTPUTS = standard_component_specs.PusherSpec.OUTPUTS
 
 
 class ServingPusher(base_component.BaseComponent):
-    """Pusher(model, model_blessing) plus the examples whose eval split provides the warm-up texts."""
+    """Pusher(model, model_blessing) plus the examples whose eval split provides the warm-up texts, and the
+    evaluation and statistics its model card reports."""
 
     SPEC_CLASS = ServingPusherSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
 
     def __init__(self, model: types.BaseChannel, model_blessing: types.BaseChannel, examples: types.BaseChannel,
-                 serving_model_root: str, text_column: str, warmup_texts: int):
+                 model_evaluation: types.BaseChannel, statistics: types.BaseChannel, serving_model_root: str,
+                 text_column: str, label_column: str, warmup_texts: int, intended_use: str):
         super().__init__(spec=ServingPusherSpec(
-            model=model, model_blessing=model_blessing, examples=examples,
+            model=model, model_blessing=model_blessing, examples=examples, model_evaluation=model_evaluation,
+            statistics=statistics,
             push_destination=pusher_pb2.PushDestination(
                 filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=serving_model_root)),
-            custom_config=json.dumps({"text_column": text_column, "warmup_texts": warmup_texts}),
+            custom_config=json.dumps({"text_column": text_column, "label_column": label_column,
+                                      "warmup_texts": warmup_texts, "intended_use": intended_use}),
             pushed_model=channel.Channel(type=standard_artifacts.PushedModel)))

@@ -88,8 +88,11 @@ class _ProgressLog(tf_keras.callbacks.Callback):
             self._start = (step, time.monotonic())
         elif step % self._every == 0 or step == self._total:
             rate = (step - self._start[0]) / (time.monotonic() - self._start[1])
-            logging.info("Training step %d/%d: loss %.4f, %.2f steps/s (%.1f examples/s)", step, self._total,
-                         logs["loss"], rate, rate * self._batch)
+            done = step / self._total
+            bar = "#" * round(20 * done) + "-" * (20 - round(20 * done))
+            eta = time.strftime("%H:%M:%S", time.gmtime((self._total - step) / rate))
+            logging.info("Training step %d/%d: loss %.4f [%s] %3.0f%%, %.2f steps/s (%.1f examples/s), ETA %s",
+                         step, self._total, logs["loss"], bar, 100 * done, rate, rate * self._batch, eta)
 
 
 def _dense_gradients(grads_and_vars):

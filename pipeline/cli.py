@@ -7,6 +7,7 @@ import argparse
 import dataclasses
 import logging
 import os
+import re
 import shlex
 import sys
 import time
@@ -32,12 +33,26 @@ _PROGRESS = ("is running", "is finished", "A cached execution", "Training ", "Ep
              "Cold start from", "Drift ")
 
 
+_COMPONENT_STATE = re.compile(r"(?:node|Component) (\S+) is (running|finished)\.")
+
+
 class _ProgressFilter(logging.Filter):
-    """Shows the per-component progress lines of TFX's runners, what training starts from, the drift
-    measurements, and errors; hides the rest."""
+    """Shows the per-component progress lines of TFX's runners (a finished one with its time), what training
+    starts from, the drift measurements, and errors; hides the rest."""
+
+    def __init__(self):
+        super().__init__()
+        self._started = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.ERROR or any(p in record.getMessage() for p in _PROGRESS)
+        message = record.getMessage()
+        state = _COMPONENT_STATE.search(message)
+        if state and state.group(2) == "running":
+            self._started[state.group(1)] = time.monotonic()
+        elif state and state.group(1) in self._started:
+            elapsed = time.monotonic() - self._started.pop(state.group(1))
+            record.msg, record.args = f"{message} ({elapsed:.1f} s)", ()
+        return record.levelno >= logging.ERROR or any(p in message for p in _PROGRESS)
 
 
 def resolve(args) -> configs.PipelineConfig:
@@ -68,13 +83,12 @@ def schema_labels(schema_path: str, label_column: str) -> List[str]:
                                 "regenerate it with `make schema`") from None
 
 
-def check_inputs(config: configs.PipelineConfig) -> List[str]:
+def check_inputs(config: configs.PipelineConfig) -> None:
     labels = schema_labels(config.schema, config.label_column)
     inputs.check_data(config.data, config.text_column, config.label_column, labels, config.span_window)
-    return labels
 
 
-def _run(config: configs.PipelineConfig, runner: str, num_classes: int) -> None:
+def _run(config: configs.PipelineConfig, runner: str) -> None:
     from tfx import v1 as tfx
 
     from components import distribution
@@ -85,7 +99,7 @@ def _run(config: configs.PipelineConfig, runner: str, num_classes: int) -> None:
     from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
 
     dag_runner = BeamDagRunner() if runner == "beam" else tfx.orchestration.LocalDagRunner()
-    dag_runner.run(pipeline.create_pipeline(config, num_classes))
+    dag_runner.run(pipeline.create_pipeline(config))
 
 
 def _root_cause(error: BaseException) -> str:
@@ -131,24 +145,42 @@ def main(argv: Optional[List[str]] = None, runner: str = "beam") -> int:
 def _main(args: argparse.Namespace, runner: str) -> int:
     try:
         config = resolve(args)
-        labels = check_inputs(config)
+        check_inputs(config)
     except (inputs.InputError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(f"data: {config.data}\ncheckpoint: {config.checkpoint}\noutputs: {config.outputs_dir}", flush=True)
-    started = time.time()
-    try:
-        _run(config, runner, len(labels))
-    except Exception as e:  # one line for the user; the full trace is in the log above
-        print(f"error: the pipeline failed: {_root_cause(e)}", file=sys.stderr)
-        return EXIT_FAILED
     from pipeline import summary
 
+    started = time.time()
+    try:
+        _run(config, runner)
+    except Exception as e:  # one line for the user; the full trace is in the log above
+        print(f"error: the pipeline failed: {_root_cause(e)}", file=sys.stderr)
+        stopped = summary.summarize(config, since=started)
+        if stopped:  # else it failed before its first component: nothing to report on
+            _write_report(config, stopped.run_id, started, f"failed: {_root_cause(e)}")
+        return EXIT_FAILED
     report = summary.summarize(config, since=started)
     if report is None:  # `tfx pipeline create` reads the pipeline through a runner whose run() does nothing
         print("pipeline defined, not run (`tfx run create` runs it)")
         return 0
+    print(f"---- run summary ({time.time() - started:.0f} s) ----")
     for line in report.lines():
         print(line)
-    print(f"TensorBoard: tensorboard --logdir {config.pipeline_root}/Trainer/model_run")
+    _write_report(config, report.run_id, started, "succeeded")
+    print(f"TensorBoard: make tensorboard (tensorboard --logdir {config.pipeline_root}/Trainer/model_run)")
     return 0
+
+
+def _write_report(config: configs.PipelineConfig, run_id: str, started: float, outcome: str) -> None:
+    """The run's HTML report (reports/run_report.py); a report that cannot be built does not fail the run."""
+    try:
+        from reports import run_report
+
+        run_report.write_run_record(config, run_id, {
+            "command": shlex.join(sys.argv), "outcome": outcome, "seconds": round(time.time() - started),
+            "config": dataclasses.asdict(config)})
+        print(f"report: {run_report.write(config, run_id)}", flush=True)
+    except Exception as e:  # noqa: BLE001 (any failure here is reported, never raised)
+        print(f"warning: the run report could not be written: {type(e).__name__}: {e}", file=sys.stderr)

@@ -92,6 +92,9 @@ class PipelineConfig:
     # Serving: texts from the eval split that TF Serving replays at load time (assets.extra), and the
     # sub-batch the exported model sorts a request into by length (components/model.py).
     warmup_texts: int = 8
+    # The model card's "Intended use" (reports/model_card.py); say what your model is for.
+    intended_use: str = ("Sentiment of short English social-media posts (negative, neutral, positive), for "
+                         "aggregate analysis such as trends over many posts, with people reviewing decisions.")
     serving_sub_batch_size: int = 8
 
     enable_cache: bool = True
@@ -130,6 +133,11 @@ class PipelineConfig:
     @property
     def metadata_path(self) -> str:
         return os.path.join(self.outputs_dir, "metadata", self.pipeline_name, "metadata.sqlite")
+
+    @property
+    def reports_dir(self) -> str:
+        """One directory per run: index.html (reports/run_report.py) and run.json."""
+        return os.path.join(self.outputs_dir, "reports")
 
     @property
     def serving_model_root(self) -> str:

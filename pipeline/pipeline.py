@@ -57,8 +57,8 @@ def _trainer(config: configs.PipelineConfig, transform, schema_gen):
         custom_config=custom_config)
 
 
-def create_pipeline(config: configs.PipelineConfig, num_classes: int,
-                    project_dir: str = configs.PROJECT_DIR, metadata: bool = True) -> tfx.dsl.Pipeline:
+def create_pipeline(config: configs.PipelineConfig, project_dir: str = configs.PROJECT_DIR,
+                    metadata: bool = True) -> tfx.dsl.Pipeline:
     """project_dir: where the project lies where the components run; metadata: False where the
     orchestrator brings its own ML Metadata (Vertex AI)."""
     example_gen = _example_gen(config)
@@ -90,12 +90,14 @@ def create_pipeline(config: configs.PipelineConfig, num_classes: int,
         examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
         baseline_model=baseline_resolver.outputs["model"],
         example_splits=["eval"],
-        eval_config=evaluation.eval_config(config.label_column, num_classes, config.accuracy_floor,
+        eval_config=evaluation.eval_config(config.label_column, config.accuracy_floor,
                                            config.regression_tolerance))
     pusher = serving_pusher.ServingPusher(
         model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
-        examples=example_gen.outputs["examples"], serving_model_root=config.serving_model_root,
-        text_column=config.text_column, warmup_texts=config.warmup_texts)
+        examples=example_gen.outputs["examples"], model_evaluation=evaluator.outputs["evaluation"],
+        statistics=statistics_gen.outputs["statistics"], serving_model_root=config.serving_model_root,
+        text_column=config.text_column, label_column=config.label_column, warmup_texts=config.warmup_texts,
+        intended_use=config.intended_use)
 
     components: List = [example_gen, statistics_gen, schema_gen, example_validator, gate, *([drift] if drift else []),
                         transform, trainer, baseline_resolver, evaluator, pusher]

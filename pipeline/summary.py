@@ -8,7 +8,7 @@ from ml_metadata.proto import metadata_store_pb2
 
 from pipeline import configs
 
-RunOutputs = Dict[str, Dict[str, metadata_store_pb2.Artifact]]  # component class -> artifact type -> artifact
+RunOutputs = Dict[str, Dict[str, metadata_store_pb2.Artifact]]  # component class -> output key -> artifact
 
 
 @dataclasses.dataclass
@@ -51,14 +51,18 @@ def latest_run_outputs(store: mlmd.MetadataStore, run_name: Optional[str] = None
     events = [e for e in store.get_events_by_execution_ids([e.id for e in executions])
               if e.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)]
     artifacts = {a.id: a for a in store.get_artifacts_by_id(sorted({e.artifact_id for e in events}))}
-    artifact_types = {t.id: t.name for t in store.get_artifact_types()}
-    execution_types = {t.id: t.name.rsplit(".", 1)[-1] for t in store.get_execution_types()}
-    component_of = {e.id: execution_types[e.type_id] for e in executions}
+    component_of = execution_components(store, executions)
     outputs: RunOutputs = {}
     for event in events:
-        artifact = artifacts[event.artifact_id]
-        outputs.setdefault(component_of[event.execution_id], {})[artifact_types[artifact.type_id]] = artifact
+        outputs.setdefault(component_of[event.execution_id], {})[event.path.steps[0].key] = \
+            artifacts[event.artifact_id]
     return run, executions, outputs
+
+
+def execution_components(store: mlmd.MetadataStore, executions: List) -> Dict[int, str]:
+    """Execution id -> the component class it ran (its execution type's last dotted part)."""
+    execution_types = {t.id: t.name.rsplit(".", 1)[-1] for t in store.get_execution_types()}
+    return {e.id: execution_types[e.type_id] for e in executions}
 
 
 def overall_accuracy(evaluation_uri: str) -> Optional[float]:
@@ -96,12 +100,12 @@ def summarize(config: configs.PipelineConfig, since: float = 0) -> Optional[RunS
     if run.create_time_since_epoch < since * 1000:
         return None
     cached = sum(e.last_known_state == metadata_store_pb2.Execution.CACHED for e in executions)
-    evaluation = outputs.get("Evaluator", {}).get("ModelEvaluation")
-    blessing = outputs.get("Evaluator", {}).get("ModelBlessing")
-    pushed = outputs.get("ServingPusher", {}).get("PushedModel")
+    evaluation = outputs.get("Evaluator", {}).get("evaluation")
+    blessing = outputs.get("Evaluator", {}).get("blessing")
+    pushed = outputs.get("ServingPusher", {}).get("pushed_model")
     is_pushed = bool(pushed and pushed.custom_properties["pushed"].int_value)
-    examples = outputs.get("CsvExampleGen", {}).get("Examples")
-    model = outputs.get("Trainer", {}).get("Model")
+    examples = outputs.get("CsvExampleGen", {}).get("examples")
+    model = outputs.get("Trainer", {}).get("model")
     return RunSummary(
         run_id=run.name,
         accuracy=overall_accuracy(evaluation.uri) if evaluation else None,

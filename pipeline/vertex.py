@@ -41,7 +41,7 @@ def resolve(args: argparse.Namespace) -> configs.PipelineConfig:
     return dataclasses.replace(config, schema=_in_image(os.path.abspath(config.schema)))
 
 
-def compile_spec(config: configs.PipelineConfig, num_classes: int, spec_path: str) -> None:
+def compile_spec(config: configs.PipelineConfig, spec_path: str) -> None:
     from tfx import v1 as tfx
 
     from pipeline import pipeline
@@ -49,8 +49,7 @@ def compile_spec(config: configs.PipelineConfig, num_classes: int, spec_path: st
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=config.pipeline_image),
         output_dir=os.path.dirname(spec_path), output_filename=os.path.basename(spec_path))
-    runner.run(pipeline.create_pipeline(config, num_classes, project_dir=configs.IMAGE_PROJECT_DIR,
-                                        metadata=False))
+    runner.run(pipeline.create_pipeline(config, project_dir=configs.IMAGE_PROJECT_DIR, metadata=False))
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -61,20 +60,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     cli.configure_logging(args.verbose)
     try:
         config = resolve(args)
-        labels = cli.schema_labels(_local_schema(config.schema), config.label_column)
+        cli.schema_labels(_local_schema(config.schema), config.label_column)  # refuses a schema without labels
     except inputs.InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return cli.EXIT_BAD_INPUT
     spec_path = os.path.abspath(args.spec or os.path.join(SPEC_DIR, f"{config.pipeline_name}.json"))
     os.makedirs(os.path.dirname(spec_path), exist_ok=True)
-    compile_spec(config, len(labels), spec_path)
+    compile_spec(config, spec_path)
     if os.path.exists(spec_path):  # under `tfx pipeline create` the tfx CLI writes it to its own directory
         print(f"Vertex AI pipeline spec: {spec_path} (image {config.pipeline_image}, root {config.pipeline_root})")
     return 0
 
 
 def _local_schema(schema: str) -> str:
-    """The schema is read here too, for the number of classes: from this checkout when it is one of ours."""
+    """The schema is checked here too, before compiling: from this checkout when it is one of ours."""
     if schema.startswith(configs.IMAGE_PROJECT_DIR + "/"):
         return configs.PROJECT_DIR + schema[len(configs.IMAGE_PROJECT_DIR):]
     return schema

@@ -37,6 +37,6 @@ def test_broken_drop_is_stopped_before_training(first_run, tmp_path, break_drop,
 
     config = cli.resolve(cli.parse_args([*FLAGS, "--data", str(drop), "--outputs-dir", str(outputs)]))
     with pytest.raises(Exception) as error:
-        cli._run(config, "beam", num_classes=3)
+        cli._run(config, "beam")
     assert cli._root_cause(error.value).startswith(reason)
     assert tree_digest(serving_root) == before

@@ -38,7 +38,7 @@ def two_worker_outputs(first_run, tmp_path_factory):
     config = cli.resolve(cli.parse_args([*FLAGS, "--data", data, "--beam-workers", "2",
                                          "--outputs-dir", str(tmp_path_factory.mktemp("two_workers"))]))
     assert config.beam_pipeline_args() == ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
-    whole = pipeline.create_pipeline(config, num_classes=3)
+    whole = pipeline.create_pipeline(config)
     kept = [c for c in whole.components if c.id in DATA_COMPONENTS]
     for component in kept:  # the same nodes, cut off from the training half of the pipeline
         for downstream in [d for d in component.downstream_nodes if d.id not in DATA_COMPONENTS]:
@@ -57,8 +57,8 @@ def test_two_beam_workers_produce_what_one_produced(first_run, two_worker_output
     two = two_worker_outputs
 
     for split in ("train", "eval"):
-        examples = _records(one["CsvExampleGen"]["Examples"].uri, split)
-        assert len(examples) > 50 and examples == _records(two["CsvExampleGen"]["Examples"].uri, split)
+        examples = _records(one["CsvExampleGen"]["examples"].uri, split)
+        assert len(examples) > 50 and examples == _records(two["CsvExampleGen"]["examples"].uri, split)
         assert _records(one["Transform"]["Examples"].uri, split) == _records(two["Transform"]["Examples"].uri, split)
         assert (_statistics(one["StatisticsGen"]["ExampleStatistics"].uri, split)
                 == _statistics(two["StatisticsGen"]["ExampleStatistics"].uri, split))

@@ -40,4 +40,4 @@ def test_a_window_of_two_spans_reads_the_newest_span_and_the_one_before(tmp_path
     texts = example_texts(config.pipeline_root)
     assert sorted(texts) == sorted(f"span {span} text {i}" for span in (2, 3) for i in range(ROWS))
     _, _, outputs = summary.latest_run_outputs(summary.open_store(config))
-    assert outputs["CsvExampleGen"]["Examples"].custom_properties["span"].int_value == 3
+    assert outputs["CsvExampleGen"]["examples"].custom_properties["span"].int_value == 3

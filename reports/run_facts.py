@@ -1,0 +1,308 @@
+"""What a run's report shows, read from its artifacts in ML Metadata: plain numbers, no HTML.
+
+Each section is read from the artifacts the run produced (cached ones included) and is None when the run
+did not get that far (a run stopped by the anomalies gate still has its data section).
+"""
+import glob
+import json
+import os
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+import tensorflow as tf
+from ml_metadata.proto import metadata_store_pb2
+
+from components.evaluation import ACCURACY
+from pipeline import summary
+
+TOKEN_SAMPLE = 50_000  # texts per split the token statistics read; the first ones, in file order
+HISTOGRAM_EDGES = list(range(0, 129, 4))  # word pieces per text, [CLS] and [SEP] included; the last bin is open
+EXAMPLE_PREDICTIONS = 6
+
+
+def properties(execution_or_artifact, name: str) -> Any:
+    """A property's value, parsed when it is JSON (TFX stores custom_config and protos as JSON strings)."""
+    for source in (execution_or_artifact.properties, execution_or_artifact.custom_properties):
+        if name in source:
+            value = source[name]
+            field = value.WhichOneof("value")
+            raw = getattr(value, field)
+            if field == "string_value":
+                try:
+                    return json.loads(raw)
+                except ValueError:
+                    return raw
+            return raw
+    return None
+
+
+def split_uris(artifact: metadata_store_pb2.Artifact) -> Dict[str, str]:
+    return {name: os.path.join(artifact.uri, f"Split-{name}") for name in properties(artifact, "split_names")}
+
+
+def executions_table(store, executions: List) -> List[Dict[str, Any]]:
+    names = summary.execution_components(store, executions)
+    states = metadata_store_pb2.Execution.State.Name
+    return [{"component": names[e.id], "state": states(e.last_known_state).lower(),
+             "seconds": (e.last_update_time_since_epoch - e.create_time_since_epoch) / 1000}
+            for e in sorted(executions, key=lambda e: e.create_time_since_epoch)]
+
+
+# Data -----------------------------------------------------------------------------------------------------
+
+def feature_rows(statistics) -> List[Dict[str, Any]]:
+    """One row per feature of a split's TFDV statistics: the numbers of TFDV's own overview."""
+    rows = []
+    for feature in statistics.features:
+        kind = feature.WhichOneof("stats")
+        common = (feature.string_stats.common_stats if kind == "string_stats" else feature.num_stats.common_stats)
+        row = {"name": feature.path.step[0] if feature.path.step else feature.name,
+               "type": {0: "INT", 1: "FLOAT", 2: "STRING", 3: "BYTES", 4: "STRUCT"}.get(feature.type, "?"),
+               "present": common.num_non_missing, "missing": common.num_missing}
+        if kind == "string_stats":
+            top = feature.string_stats.top_values[0] if feature.string_stats.top_values else None
+            row.update(unique=feature.string_stats.unique, avg_length=feature.string_stats.avg_length,
+                       top=f"{top.value} ({int(top.frequency)})" if top else "")
+        else:
+            row.update(mean=feature.num_stats.mean, std=feature.num_stats.std_dev,
+                       min=feature.num_stats.min, max=feature.num_stats.max)
+        rows.append(row)
+    return rows
+
+
+def label_counts(statistics, label_column: str) -> Dict[str, int]:
+    for feature in statistics.features:
+        if (feature.path.step[0] if feature.path.step else feature.name) == label_column:
+            buckets = feature.string_stats.rank_histogram.buckets
+            return {b.label: int(b.sample_count) for b in buckets}
+    return {}
+
+
+def anomalies_by_split(anomalies: Optional[metadata_store_pb2.Artifact]) -> Dict[str, List[str]]:
+    from tensorflow_metadata.proto.v0 import anomalies_pb2
+
+    found = {}
+    for split, uri in (split_uris(anomalies) if anomalies else {}).items():
+        path = os.path.join(uri, "SchemaDiff.pb")
+        if tf.io.gfile.exists(path):
+            report = anomalies_pb2.Anomalies.FromString(tf.io.gfile.GFile(path, "rb").read())
+            found[split] = [f"{name}: {info.short_description}: {info.description}"
+                            for name, info in sorted(report.anomaly_info.items())]
+            found[split] += [f"dataset: {r.short_description}: {r.description}"
+                             for r in report.dataset_anomaly_info.reason]
+    return found
+
+
+def read_texts(split_uri: str, text_column: str, limit: int) -> List[str]:
+    files = sorted(tf.io.gfile.glob(os.path.join(split_uri, "*")))
+    records = tf.data.TFRecordDataset(files, compression_type="GZIP").take(limit)
+    return [tf.train.Example.FromString(r.numpy()).features.feature[text_column].bytes_list.value[0]
+            .decode("utf-8", "replace") for r in records]
+
+
+def wordpiece_tokenizer(checkpoint_dir: str):
+    """The Transform graph's tokenizer for the checkpoint and its [UNK] id (building it takes seconds: once)."""
+    from preprocessing import checkpoint, tokenize
+
+    spec = tokenize.load_wordpiece_spec(checkpoint.local_dir(checkpoint_dir))
+    with open(spec.vocab_file, encoding="utf-8") as f:
+        unk_id = [line.rstrip("\n") for line in f].index(spec.unk_token)
+    return tokenize.BertGraphTokenizer(spec), unk_id
+
+
+def token_statistics(texts: List[str], tokenizer, unk_id: int, max_seq_length: int) -> Dict[str, Any]:
+    """Word pieces per text as the Transform graph's tokenizer counts them, before truncation."""
+    lengths, unknown, pieces = [], 0, 0
+    for start in range(0, len(texts), 1024):
+        ids = tokenizer.tokenize(tf.constant(texts[start:start + 1024]))
+        lengths.extend((ids.row_lengths().numpy() + 2).tolist())  # + [CLS] and [SEP]
+        unknown += int(tf.reduce_sum(tf.cast(ids.flat_values == unk_id, tf.int64)))
+        pieces += int(tf.size(ids.flat_values))
+    lengths = np.array(lengths)
+    return {"texts": len(texts), "lengths": lengths.tolist(), "mean": float(lengths.mean()),
+            "p95": float(np.percentile(lengths, 95)), "max": int(lengths.max()),
+            "truncated": float((lengths > max_seq_length).mean()), "max_seq_length": max_seq_length,
+            "unk_rate": unknown / max(pieces, 1)}
+
+
+def data_section(outputs: summary.RunOutputs, settings: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """settings: text_column, label_column, checkpoint_dir, max_seq_length (as in Transform's custom_config)."""
+    import tensorflow_data_validation as tfdv
+
+    statistics = outputs.get("StatisticsGen", {}).get("statistics")
+    examples = outputs.get("CsvExampleGen", {}).get("examples")
+    if not statistics or not examples:
+        return None
+    tokenizer, unk_id = wordpiece_tokenizer(settings["checkpoint_dir"])
+    splits = {}
+    for split, uri in split_uris(statistics).items():
+        stats = tfdv.load_stats_binary(os.path.join(uri, "FeatureStats.pb")).datasets[0]
+        splits[split] = {"examples": int(stats.num_examples), "features": feature_rows(stats),
+                         "labels": label_counts(stats, settings["label_column"])}
+        texts = read_texts(split_uris(examples)[split], settings["text_column"], TOKEN_SAMPLE)
+        splits[split]["tokens"] = token_statistics(texts, tokenizer, unk_id, settings["max_seq_length"])
+    return {"examples_uri": examples.uri, "splits": splits,
+            "anomalies": anomalies_by_split(outputs.get("ExampleValidator", {}).get("anomalies"))}
+
+
+# Training -------------------------------------------------------------------------------------------------
+
+def scalars(log_dir: str) -> Dict[str, List[List[float]]]:
+    """tag -> [[step, value], ...] from the TensorBoard event files under log_dir (train/, validation/)."""
+    curves: Dict[str, List[List[float]]] = {}
+    for path in sorted(tf.io.gfile.glob(os.path.join(log_dir, "*", "events.out.tfevents.*"))):
+        prefix = os.path.basename(os.path.dirname(path))
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                if value.HasField("tensor") and value.metadata.plugin_data.plugin_name == "scalars":
+                    curves.setdefault(f"{prefix}/{value.tag}", []).append(
+                        [event.step, float(tf.make_ndarray(value.tensor))])
+    return {tag: sorted(points) for tag, points in curves.items()}
+
+
+def training_section(outputs: summary.RunOutputs) -> Optional[Dict[str, Any]]:
+    from components import model as classifier_model
+    from tfx.utils import path_utils
+
+    trained = outputs.get("Trainer", {})
+    if "model" not in trained:
+        return None
+    hyperparameters = classifier_model.read_hyperparameters(path_utils.serving_model_path(trained["model"].uri))
+    return {"model_uri": trained["model"].uri, "log_dir": trained["model_run"].uri,
+            "curves": scalars(trained["model_run"].uri), "hyperparameters": hyperparameters}
+
+
+# Evaluation -----------------------------------------------------------------------------------------------
+
+def _metric_entries(evaluation_uri: str):
+    """(slice, model name, metric name, class id or None, is_diff, value) for every scalar metric."""
+    import tensorflow_model_analysis as tfma
+
+    for metrics in tfma.load_metrics(evaluation_uri):
+        slice_name = ", ".join(f"{k.column}={k.bytes_value.decode() or k.int64_value or k.float_value}"
+                               for k in metrics.slice_key.single_slice_keys) or "overall"
+        for entry in metrics.metric_keys_and_values:
+            if not entry.value.HasField("double_value"):
+                continue
+            key = entry.key
+            class_id = key.sub_key.class_id.value if key.sub_key.HasField("class_id") else None
+            name = f"{key.name} (macro)" if key.aggregation_type.macro_average else key.name
+            yield (slice_name, key.model_name or "candidate", name, class_id, key.is_diff,
+                   entry.value.double_value.value)
+
+
+def confusion_matrix(evaluation_uri: str, num_classes: int) -> List[List[int]]:
+    """Rows: true class; columns: predicted class; the candidate on the whole eval split."""
+    import tensorflow_model_analysis as tfma
+
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    for plots in tfma.load_plots(evaluation_uri):
+        if plots.slice_key.single_slice_keys:
+            continue
+        for entry in plots.plot_keys_and_values:
+            if entry.key.model_name not in ("", "candidate"):
+                continue
+            # The lowest threshold's matrix is the argmax prediction's (TFMA's default: threshold 0 only).
+            at_lowest = min(entry.value.multi_class_confusion_matrix_at_thresholds.matrices,
+                            key=lambda m: m.threshold)
+            for cell in at_lowest.entries:
+                if cell.predicted_class_id >= 0:  # -1: no class above the threshold
+                    matrix[cell.actual_class_id, cell.predicted_class_id] += round(cell.num_weighted_examples)
+    return matrix.tolist()
+
+
+def evaluation_metrics(evaluation_uri: str, class_names: List[str]) -> Dict[str, Any]:
+    """The candidate's metrics on the eval split: overall, per class, per slice, and the baseline's beside."""
+    overall, per_slice, baseline, diff = {}, {}, {}, {}
+    for slice_name, model_name, name, class_id, is_diff, value in _metric_entries(evaluation_uri):
+        if slice_name != "overall":
+            if name == ACCURACY and model_name == "candidate" and not is_diff:
+                per_slice[slice_name] = value
+        elif is_diff:
+            diff[name] = value
+        elif model_name == "baseline":
+            baseline[name] = value
+        else:
+            overall[name] = value
+    confusion = confusion_matrix(evaluation_uri, len(class_names))
+    per_class = per_class_scores(confusion, class_names)
+    for name in ("precision", "recall", "f1_score"):
+        overall[f"{name} (macro)"] = float(np.mean([scores[name] for scores in per_class.values()]))
+    return {"uri": evaluation_uri, "overall": overall, "per_class": per_class, "per_slice": per_slice,
+            "baseline": baseline, "diff": diff, "class_names": class_names, "confusion": confusion}
+
+
+def per_class_scores(confusion: List[List[int]], class_names: List[str]) -> Dict[str, Dict[str, float]]:
+    """Precision, recall and F1 of the served label (the argmax), per class, from the confusion matrix."""
+    matrix = np.array(confusion, dtype=np.float64)
+    scores = {}
+    for i, name in enumerate(class_names):
+        precision = matrix[i, i] / matrix[:, i].sum() if matrix[:, i].sum() else 0.0
+        recall = matrix[i, i] / matrix[i].sum() if matrix[i].sum() else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        scores[name] = {"precision": float(precision), "recall": float(recall), "f1_score": float(f1)}
+    return scores
+
+
+def evaluation_section(outputs: summary.RunOutputs, class_names: List[str],
+                       eval_config: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    import tensorflow_model_analysis as tfma
+
+    evaluated = outputs.get("Evaluator", {})
+    if "evaluation" not in evaluated:
+        return None
+    metrics = evaluation_metrics(evaluated["evaluation"].uri, class_names)
+    validation = tfma.load_validation_result(metrics["uri"])
+    failures = [failure.message or str(failure.metric_key.name)
+                for per_slice_failures in validation.metric_validations_per_slice
+                for failure in per_slice_failures.failures]
+    return {**metrics, "blessed": bool(properties(evaluated["blessing"], "blessed")), "failures": failures,
+            "thresholds": thresholds(eval_config)}
+
+
+def thresholds(eval_config: Dict[str, Any]) -> List[str]:
+    """What blessing takes, in words, from the Evaluator's eval_config."""
+    lines = []
+    for spec in eval_config.get("metrics_specs", []):
+        for metric in spec.get("metrics", []):
+            for per_slice in metric.get("per_slice_thresholds", []):
+                threshold = per_slice.get("threshold", {})
+                floor = threshold.get("value_threshold", {}).get("lower_bound")
+                if floor is not None:
+                    lines.append(f"{metric['class_name']} >= {floor}")
+                change = threshold.get("change_threshold", {}).get("absolute")
+                if change is not None:
+                    lines.append(f"{metric['class_name']} - baseline's >= {change}")
+    return lines
+
+
+# Serving --------------------------------------------------------------------------------------------------
+
+def signatures(model_dir: str) -> Dict[str, Dict[str, List[str]]]:
+    from tensorflow.python.tools import saved_model_utils
+
+    meta_graph = saved_model_utils.get_meta_graph_def(model_dir, "serve")
+    describe = lambda tensors: [f"{name}: {tf.dtypes.as_dtype(t.dtype).name} "
+                                f"{[d.size for d in t.tensor_shape.dim]}" for name, t in sorted(tensors.items())]
+    return {name: {"inputs": describe(sig.inputs), "outputs": describe(sig.outputs)}
+            for name, sig in sorted(meta_graph.signature_def.items()) if not name.startswith("__")}
+
+
+def directory_bytes(path: str) -> int:
+    return sum(os.path.getsize(f) for f in glob.glob(os.path.join(path, "**"), recursive=True) if os.path.isfile(f))
+
+
+def predictions(model_dir: str, texts: List[str]) -> List[Dict[str, Any]]:
+    serve = tf.saved_model.load(model_dir).signatures["serving_default"]
+    out = serve(text=tf.constant(texts))
+    return [{"text": text, "label": label.decode(), "probability": float(max(probabilities))}
+            for text, label, probabilities in zip(texts, out["label"].numpy(), out["probabilities"].numpy())]
+
+
+def serving_section(outputs: summary.RunOutputs, eval_texts: List[str]) -> Optional[Dict[str, Any]]:
+    pushed = outputs.get("ServingPusher", {}).get("pushed_model")
+    if not pushed or not properties(pushed, "pushed"):
+        return None
+    path = properties(pushed, "pushed_destination")
+    return {"path": path, "version": str(properties(pushed, "pushed_version")), "signatures": signatures(path),
+            "bytes": directory_bytes(path), "predictions": predictions(path, eval_texts[:EXAMPLE_PREDICTIONS])}

@@ -1,0 +1,113 @@
+"""The run report of the shared small run: its numbers are the artifacts' numbers, its pictures are embedded,
+and it can be rebuilt for a past run from ML Metadata alone."""
+import base64
+import json
+import os
+import re
+
+import pytest
+import tensorflow as tf
+import tensorflow_model_analysis as tfma
+
+from pipeline import configs
+from pipeline_runs import run_name
+from reports import run_report
+
+
+@pytest.fixture(scope="module")
+def report(first_run):
+    outputs, result = first_run
+    path = re.search(r"^report: (.+)$", result.stdout, re.M).group(1)
+    config = configs.PipelineConfig(outputs_dir=str(outputs))
+    return config, run_name(result.stdout), path, open(path, encoding="utf-8").read()
+
+
+@pytest.fixture(scope="module")
+def facts(report):
+    config, run, _, _ = report
+    return run_report.gather(config, run)
+
+
+def _eval_records(facts):
+    files = tf.io.gfile.glob(os.path.join(facts["lineage"]["examples"], "Split-eval", "*"))
+    return sum(1 for _ in tf.data.TFRecordDataset(files, compression_type="GZIP"))
+
+
+def test_evaluation_numbers_are_the_evaluators(facts):
+    evaluation = facts["evaluation"]
+    metrics = {e.key.name: e.value.double_value.value
+               for m in tfma.load_metrics(evaluation["uri"]) if not m.slice_key.single_slice_keys
+               for e in m.metric_keys_and_values if e.value.HasField("double_value") and not e.key.is_diff}
+    assert evaluation["overall"]["sparse_categorical_accuracy"] == metrics["sparse_categorical_accuracy"]
+    count = metrics["example_count"]
+    assert sum(map(sum, evaluation["confusion"])) == count == _eval_records(facts)
+    # Recall from the confusion matrix is the accuracy TFMA computed on its own on that class's slice.
+    for name in evaluation["class_names"]:
+        assert evaluation["per_class"][name]["recall"] == pytest.approx(
+            evaluation["per_slice"][f"label={name}"], abs=1e-6)  # TFMA sums in float32
+    matrix = evaluation["confusion"]
+    correct = sum(matrix[i][i] for i in range(len(matrix)))
+    assert correct / count == pytest.approx(evaluation["overall"]["sparse_categorical_accuracy"], abs=1e-6)
+
+
+def test_data_section_counts_every_example(facts):
+    splits = facts["data"]["splits"]
+    assert sum(splits["eval"]["labels"].values()) == splits["eval"]["examples"] == _eval_records(facts)
+    tokens = splits["train"]["tokens"]
+    assert tokens["texts"] == splits["train"]["examples"] and min(tokens["lengths"]) >= 2
+    assert 0 <= tokens["truncated"] < 0.05 and 0 <= tokens["unk_rate"] < 0.05  # tweets are short, mostly English
+    assert facts["data"]["anomalies"] == {"train": [], "eval": []}
+
+
+def test_training_curves_come_from_the_tensorboard_logs(facts):
+    curves = facts["training"]["curves"]
+    steps = facts["training"]["hyperparameters"]["steps_trained"]
+    assert curves["train/batch_loss"] and all(0 <= step <= steps for step, _ in curves["train/batch_loss"])
+    assert len(curves["validation/epoch_accuracy"]) == 1  # one epoch, one evaluation
+
+
+def test_page_shows_the_run_and_embeds_every_picture(report, facts):
+    config, run, path, page = report
+    assert path == os.path.join(run_report.report_dir(config, run), "index.html")
+    assert f"{facts['evaluation']['overall']['sparse_categorical_accuracy']:.4f}" in page
+    assert facts["serving"]["path"] in page and "serving_default" in page
+    images = re.findall(r"<img [^>]*src=\"([^\"]*)\"", page)
+    assert len(images) == 4  # token lengths, labels, training curves, confusion matrix
+    for source in images:
+        assert source.startswith("data:image/png;base64,")
+        assert base64.b64decode(source.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not re.search(r"(src|href)=\"(https?:)?//", page)  # nothing to fetch
+
+
+def test_run_record_names_the_commit_and_versions(report):
+    config, run, path, _ = report
+    record = json.load(open(os.path.join(os.path.dirname(path), run_report.RUN_RECORD)))
+    assert record["outcome"] == "succeeded" and record["versions"]["tfx"] == "1.16.0"
+    assert record["config"]["outputs_dir"] == config.outputs_dir
+
+
+def test_a_past_run_rebuilds_from_ml_metadata(report, tmp_path, capsys):
+    config, run, path, page = report
+    assert run_report.main(["--outputs-dir", config.outputs_dir, "--list"]) == 0
+    assert run in capsys.readouterr().out.split()
+    os.remove(path)
+    assert run_report.main(["--outputs-dir", config.outputs_dir, "--run", run]) == 0
+    assert capsys.readouterr().out.strip() == f"report: {path}"
+    assert open(path, encoding="utf-8").read() == page
+    assert run_report.main(["--outputs-dir", str(tmp_path)]) == 2
+    assert "no ML Metadata" in capsys.readouterr().err
+
+def test_model_card_beside_the_pushed_model(facts, pushed_model):
+    card = open(os.path.join(pushed_model, "model_card.md"), encoding="utf-8").read()
+    evaluation = facts["evaluation"]
+    assert f"| sparse_categorical_accuracy | {evaluation['overall']['sparse_categorical_accuracy']:.4f} |" in card
+    for name in evaluation["class_names"]:
+        metrics = evaluation["per_class"][name]
+        assert f"| {name} | {metrics['precision']:.4f} | {metrics['recall']:.4f} | {metrics['f1_score']:.4f} |" in card
+    totals = " | ".join(str(split["examples"]) for split in facts["data"]["splits"].values())
+    assert f"| **total** | {totals} |" in card
+    assert configs.PipelineConfig.intended_use in card
+    recorded = json.loads(card.split("```json\n", 1)[1].split("```", 1)[0])
+    assert recorded == facts["training"]["hyperparameters"]
+    html = open(os.path.join(pushed_model, "model_card.html"), encoding="utf-8").read()
+    assert "<table>" in html and f"{evaluation['overall']['sparse_categorical_accuracy']:.4f}" in html
