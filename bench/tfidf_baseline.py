@@ -43,10 +43,10 @@ def main(argv=None) -> None:
     args, _ = parser.parse_known_args(argv)
     config = configs.from_arguments(args, outputs_dir=os.path.abspath(args.outputs_dir))
     run, _, outputs = summary.latest_run_outputs(summary.open_store(config))
-    examples = outputs["CsvExampleGen"]["Examples"].uri
+    examples = outputs["CsvExampleGen"]["examples"].uri
     train = read_split(examples, "train", config.text_column, config.label_column)
     evaluation = read_split(examples, "eval", config.text_column, config.label_column)
-    model_accuracy = summary.overall_accuracy(outputs["Evaluator"]["ModelEvaluation"].uri)
+    model_accuracy = summary.overall_accuracy(outputs["Evaluator"]["evaluation"].uri)
     baseline = tfidf_accuracy(train, evaluation, config.seed)
     print(f"run {run.name}: {len(train[0])} train / {len(evaluation[0])} eval examples")
     print(f"| model | eval accuracy |\n|---|---|\n| TF-IDF + logistic regression | {baseline:.4f} |\n"

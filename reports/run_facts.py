@@ -191,8 +191,8 @@ def _metric_entries(evaluation_uri: str):
                    entry.value.double_value.value)
 
 
-def confusion_matrix(evaluation_uri: str, num_classes: int) -> List[List[int]]:
-    """Rows: true class; columns: predicted class; the candidate on the whole eval split."""
+def confusion_matrix(evaluation_uri: str, num_classes: int, model: str = "candidate") -> List[List[int]]:
+    """Rows: true class; columns: predicted class; the model (candidate or baseline) on the whole eval split."""
     import tensorflow_model_analysis as tfma
 
     matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
@@ -200,7 +200,7 @@ def confusion_matrix(evaluation_uri: str, num_classes: int) -> List[List[int]]:
         if plots.slice_key.single_slice_keys:
             continue
         for entry in plots.plot_keys_and_values:
-            if entry.key.model_name not in ("", "candidate"):
+            if (entry.key.model_name or "candidate") != model:
                 continue
             # The lowest threshold's matrix is the argmax prediction's (TFMA's default: threshold 0 only).
             at_lowest = min(entry.value.multi_class_confusion_matrix_at_thresholds.matrices,
@@ -226,10 +226,18 @@ def evaluation_metrics(evaluation_uri: str, class_names: List[str]) -> Dict[str,
             overall[name] = value
     confusion = confusion_matrix(evaluation_uri, len(class_names))
     per_class = per_class_scores(confusion, class_names)
-    for name in ("precision", "recall", "f1_score"):
-        overall[f"{name} (macro)"] = float(np.mean([scores[name] for scores in per_class.values()]))
+    overall.update(macro_scores(per_class))
+    if baseline:
+        baseline.update(macro_scores(per_class_scores(
+            confusion_matrix(evaluation_uri, len(class_names), "baseline"), class_names)))
+        diff.update({name: overall[name] - baseline[name] for name in macro_scores(per_class)})
     return {"uri": evaluation_uri, "overall": overall, "per_class": per_class, "per_slice": per_slice,
             "baseline": baseline, "diff": diff, "class_names": class_names, "confusion": confusion}
+
+
+def macro_scores(per_class: Dict[str, Dict[str, float]]) -> Dict[str, float]:
+    return {f"{name} (macro)": float(np.mean([scores[name] for scores in per_class.values()]))
+            for name in ("precision", "recall", "f1_score")}
 
 
 def per_class_scores(confusion: List[List[int]], class_names: List[str]) -> Dict[str, Dict[str, float]]:

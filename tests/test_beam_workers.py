@@ -59,10 +59,10 @@ def test_two_beam_workers_produce_what_one_produced(first_run, two_worker_output
     for split in ("train", "eval"):
         examples = _records(one["CsvExampleGen"]["examples"].uri, split)
         assert len(examples) > 50 and examples == _records(two["CsvExampleGen"]["examples"].uri, split)
-        assert _records(one["Transform"]["Examples"].uri, split) == _records(two["Transform"]["Examples"].uri, split)
-        assert (_statistics(one["StatisticsGen"]["ExampleStatistics"].uri, split)
-                == _statistics(two["StatisticsGen"]["ExampleStatistics"].uri, split))
-    vocabularies = [glob.glob(os.path.join(r["Transform"]["TransformGraph"].uri, "transform_fn", "assets", "label*"))
+        assert _records(one["Transform"]["transformed_examples"].uri, split) == _records(two["Transform"]["transformed_examples"].uri, split)
+        assert (_statistics(one["StatisticsGen"]["statistics"].uri, split)
+                == _statistics(two["StatisticsGen"]["statistics"].uri, split))
+    vocabularies = [glob.glob(os.path.join(r["Transform"]["transform_graph"].uri, "transform_fn", "assets", "label*"))
                     for r in (one, two)]
     assert vocabularies[0] and [open(p, "rb").read() for p in vocabularies[0]] == [
         open(p, "rb").read() for p in vocabularies[1]]

@@ -7,11 +7,18 @@ tests/test_continuous_training.py.)
 import glob
 import json
 import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.parse
+import urllib.request
 
 import numpy as np
 import tensorflow as tf
 
 from components import serving_ops
+from pipeline import configs
 from pipeline_runs import STEPS, summary
 
 
@@ -57,8 +64,28 @@ def test_export_is_servable_and_lean(first_run):
     assert variables < 1.2 * 90_868_376
 
 
-def test_tensorboard_logs_are_in_the_model_run(first_run):
+def test_make_tensorboard_serves_the_training_curves(first_run):
     outputs, _ = first_run
-    events = glob.glob(os.path.join(str(outputs), "pipeline_root", "*", "Trainer", "model_run", "*", "**",
-                                    "events.out.tfevents.*"), recursive=True)
-    assert events
+    with socket.socket() as probe:  # a free port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(["make", "--no-print-directory", "tensorboard", f"OUTPUTS={outputs}", f"PORT={port}"],
+                              cwd=configs.PROJECT_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                runs = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/data/runs", timeout=5))
+                break
+            except OSError:
+                assert server.poll() is None, server.stderr.read()[-2000:]
+                assert time.monotonic() < deadline, "TensorBoard did not answer within 120 s"
+                time.sleep(1)
+        train = next(run for run in runs if run.endswith("/train"))
+        tags = json.load(urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/data/plugin/scalars/tags?run={urllib.parse.quote(train)}", timeout=10))
+        assert {"batch_loss", "epoch_loss", "epoch_accuracy"} <= set(tags[train])
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait()

@@ -111,3 +111,11 @@ def test_model_card_beside_the_pushed_model(facts, pushed_model):
     assert recorded == facts["training"]["hyperparameters"]
     html = open(os.path.join(pushed_model, "model_card.html"), encoding="utf-8").read()
     assert "<table>" in html and f"{evaluation['overall']['sparse_categorical_accuracy']:.4f}" in html
+
+
+def test_retraining_reports_compare_with_the_baseline(span_runs):
+    second = open(span_runs.summaries[1]["report"], encoding="utf-8").read()
+    assert "<th>baseline</th>" in second and "against the last blessed model" in second
+    third = open(span_runs.summaries[2]["report"], encoding="utf-8").read()  # corrupted labels: refused
+    assert 'id="blessing">not blessed' in third and "Nothing pushed in this run." in third
+    assert '<li class="bad">' in third.split('id="blessing"', 1)[1]  # the threshold it failed, in TFMA's words
