@@ -21,6 +21,7 @@ COPY pipeline/ pipeline/
 COPY components/ components/
 COPY preprocessing/ preprocessing/
 COPY serving/ serving/
+COPY reports/ reports/
 COPY serving_config/ serving_config/
 COPY schema/ schema/
 RUN uv pip install --python "$(command -v python)" --no-deps -e .

@@ -14,6 +14,7 @@ import sys
 
 import pytest
 import tensorflow as tf
+import tensorflow_text  # noqa: F401 (registers the tokenizer's ops, which loading the model needs)
 
 from pipeline_runs import run_name
 

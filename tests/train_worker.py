@@ -30,11 +30,12 @@ def _artifacts(config: configs.PipelineConfig, run_name: str):
     _, _, outputs = summary.latest_run_outputs(store, run_name)
     types = {t.name: t for t in store.get_artifact_types()}
 
-    def artifact(component, type_name):
-        return [artifact_utils.deserialize_artifact(types[type_name], outputs[component][type_name])]
+    def artifact(component, key, type_name):
+        return [artifact_utils.deserialize_artifact(types[type_name], outputs[component][key])]
 
-    return {"examples": artifact("Transform", "Examples"), "transform_graph": artifact("Transform", "TransformGraph"),
-            "schema": artifact("ImportSchemaGen", "Schema")}
+    return {"examples": artifact("Transform", "transformed_examples", "Examples"),
+            "transform_graph": artifact("Transform", "transform_graph", "TransformGraph"),
+            "schema": artifact("ImportSchemaGen", "schema", "Schema")}
 
 
 def main() -> None:
