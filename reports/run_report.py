@@ -62,27 +62,26 @@ def _settings(record: Optional[Dict[str, Any]]) -> Dict[str, Any]:
             "checkpoint_dir": config["checkpoint"], "max_seq_length": config["max_seq_length"]}
 
 
-def _execution_config(store, executions, component: str, name: str) -> Dict[str, Any]:
-    components = summary.execution_components(store, executions)
-    for execution in executions:
-        if components[execution.id] == component:
-            return run_facts.properties(execution, name) or {}
-    return {}
+def _execution_property(executions_by_component: Dict[str, Any], component: str, name: str) -> Any:
+    execution = executions_by_component.get(component)
+    return (run_facts.properties(execution, name) if execution else None) or {}
 
 
 def gather(config: configs.PipelineConfig, run_name: Optional[str] = None) -> Dict[str, Any]:
     """Everything the page shows, as plain values (tests compare them with the artifacts)."""
     store = summary.open_store(config)
     run, executions, outputs = summary.latest_run_outputs(store, run_name)
+    components = summary.execution_components(store, executions)
+    by_component = {components[e.id]: e for e in executions}
     record = _read_run_record(config, run.name)
     # What the data section needs, from Transform's configuration, or the runner's record when the run
     # stopped before Transform (the anomalies gate, say).
-    settings = _execution_config(store, executions, "Transform", "custom_config") or _settings(record)
+    settings = _execution_property(by_component, "Transform", "custom_config") or _settings(record)
     data = run_facts.data_section(outputs, settings) if settings else None
     training = run_facts.training_section(outputs)
     class_names = training["hyperparameters"]["class_names"] if training else []
     evaluation = (run_facts.evaluation_section(outputs, class_names,
-                                               _execution_config(store, executions, "Evaluator", "eval_config"))
+                                               _execution_property(by_component, "Evaluator", "eval_config"))
                   if training else None)
     eval_texts = (run_facts.read_texts(run_facts.split_uris(outputs["CsvExampleGen"]["examples"])["eval"],
                                        settings["text_column"], run_facts.EXAMPLE_PREDICTIONS)
@@ -97,8 +96,8 @@ def gather(config: configs.PipelineConfig, run_name: Optional[str] = None) -> Di
         "lineage": {
             "examples": example_gen.uri if example_gen else None,
             "span": run_facts.properties(example_gen, "span") if example_gen else None,
-            "input_base": _execution_config(store, executions, "CsvExampleGen", "input_base") or None,
-            "schema": _execution_config(store, executions, "ImportSchemaGen", "schema_file") or None,
+            "input_base": _execution_property(by_component, "CsvExampleGen", "input_base") or None,
+            "schema": _execution_property(by_component, "ImportSchemaGen", "schema_file") or None,
             "checkpoint": settings.get("checkpoint_dir"),
             "tfx_version": run_facts.properties(example_gen, "tfx_version") if example_gen else None,
             "record": record,
