@@ -19,7 +19,6 @@ import time
 import uuid
 from typing import Any, Callable, Dict, List, Optional
 
-import tensorflow as tf
 from absl import logging
 from tfx import types
 from tfx.components.pusher import executor as pusher_executor
@@ -30,7 +29,7 @@ from tfx.types import artifact_utils, channel, component_spec, standard_artifact
 from tfx.utils import io_utils, proto_utils
 
 from components import serving_ops
-from reports import model_card
+from reports import model_card, run_facts
 from serving import model_server_config, warmup
 
 FINGERPRINT_FILE = "fingerprint.pb"
@@ -86,11 +85,7 @@ def push_atomically(model_path: str, model_root: str,
 
 
 def _eval_texts(examples: List[types.Artifact], text_column: str, count: int) -> List[str]:
-    files = [path for uri in artifact_utils.get_split_uris(examples, "eval")
-             for path in tf.io.gfile.glob(os.path.join(uri, "*"))]
-    records = tf.data.TFRecordDataset(files, compression_type="GZIP").take(count)
-    return [tf.train.Example.FromString(r.numpy()).features.feature[text_column].bytes_list.value[0].decode()
-            for r in records]
+    return run_facts.read_texts(artifact_utils.get_split_uri(examples, "eval"), text_column, count)
 
 
 def _card_facts(input_dict: Dict[str, List[types.Artifact]], model_path: str, model_root: str, version: str,

@@ -50,13 +50,17 @@ def executions_table(store, executions: List) -> List[Dict[str, Any]]:
 
 # Data -----------------------------------------------------------------------------------------------------
 
+def _feature_name(feature) -> str:
+    return feature.path.step[0] if feature.path.step else feature.name
+
+
 def feature_rows(statistics) -> List[Dict[str, Any]]:
     """One row per feature of a split's TFDV statistics: the numbers of TFDV's own overview."""
     rows = []
     for feature in statistics.features:
         kind = feature.WhichOneof("stats")
         common = (feature.string_stats.common_stats if kind == "string_stats" else feature.num_stats.common_stats)
-        row = {"name": feature.path.step[0] if feature.path.step else feature.name,
+        row = {"name": _feature_name(feature),
                "type": {0: "INT", 1: "FLOAT", 2: "STRING", 3: "BYTES", 4: "STRUCT"}.get(feature.type, "?"),
                "present": common.num_non_missing, "missing": common.num_missing}
         if kind == "string_stats":
@@ -72,7 +76,7 @@ def feature_rows(statistics) -> List[Dict[str, Any]]:
 
 def label_counts(statistics, label_column: str) -> Dict[str, int]:
     for feature in statistics.features:
-        if (feature.path.step[0] if feature.path.step else feature.name) == label_column:
+        if _feature_name(feature) == label_column:
             buckets = feature.string_stats.rank_histogram.buckets
             return {b.label: int(b.sample_count) for b in buckets}
     return {}
