@@ -7,7 +7,9 @@ One run, one machine, one table (also written into bench/RESULTS.md with the com
    (bench/training_speed.py) vs the PyTorch loop (bench/peer_training.py, when `make peer` installed it),
    with static padding and with each side's way of skipping padding; same checkpoint, texts, batch, threads;
 3. the step's model FLOP/s as a fraction of the matmul peak measured here;
-4. the default pipeline run, cold and re-run twice with nothing changed, with its peak resident memory, and
+4. full fine-tune vs LoRA, and gradient checkpointing: trainable parameters, peak memory, step time, eval
+   accuracy after the same steps (bench/finetune_compare.py; `--skip-finetune` skips it);
+5. the default pipeline run, cold and re-run twice with nothing changed, with its peak resident memory, and
    `make bench-serving` on the model it pushed (`--skip-pipeline` skips these).
 Each training configuration runs in its own process, so its peak memory is its own.
 """
@@ -30,6 +32,7 @@ from pipeline import configs, defaults  # noqa: E402
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH_DIR)
+import finetune_compare  # noqa: E402
 import timing  # noqa: E402
 
 PEER_PYTHON = os.path.join(configs.PROJECT_DIR, ".venv-peer", "bin", "python")
@@ -176,7 +179,7 @@ def training_rows(runs: List, flops: Dict[str, float], peak_gflops: float) -> Li
 
 
 def report(machine: str, versions: str, tokens: Dict, runs: List, flops: Dict, peak: float,
-           pipeline: Optional[Dict]) -> List[str]:
+           finetuning: List[str], pipeline: Optional[Dict]) -> List[str]:
     lines = [f"machine: {machine}", versions, f"float32 matmul peak (2048x2048, TensorFlow): {peak:.1f} GFLOP/s", "",
              "| tokenization, whole corpus | texts/s | parity |", "|---|---|---|",
              f"| Transform graph tokenizer (TF Text) | {tokens['ours_per_s']:.0f} | "
@@ -184,6 +187,8 @@ def report(machine: str, versions: str, tokens: Dict, runs: List, flops: Dict, p
              f"| transformers BertTokenizerFast (Rust) | {tokens['peer_per_s']:.0f} | reference |",
              f"| ours / BertTokenizerFast | {tokens['ours_per_s'] / tokens['peer_per_s']:.2f}x | |", ""]
     lines += training_rows(runs, flops, peak)
+    if finetuning:
+        lines += ["", *finetuning]
     if pipeline:
         cold = pipeline["cold"]
         lines += ["", "| default pipeline run (`make run`) | wall time | peak RSS (MB) | eval accuracy |",
@@ -235,6 +240,7 @@ def main(argv=None) -> None:
     parser.add_argument("--rounds", type=int, default=2,
                         help="every measurement this many times, in turn; the fastest counts (noisy neighbours)")
     parser.add_argument("--texts", type=int, default=4000, help="corpus texts the training runs draw from")
+    parser.add_argument("--skip-finetune", action="store_true", help="skip the full fine-tune vs LoRA comparison")
     parser.add_argument("--skip-pipeline", action="store_true", help="skip the default runs and the serving benchmark")
     parser.add_argument("--pipeline-args", default="", help="flags for both pipeline runs, e.g. '--train-steps 50'")
     parser.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md as it is")
@@ -257,7 +263,12 @@ def main(argv=None) -> None:
                   for _ in range(args.rounds)]
     runs = [(label, script_args, fastest(results))
             for (label, _, script_args), results in zip(TRAINING_RUNS, zip(*rounds))]
-    pipeline, failure = None, None
+    finetuning, pipeline, failure = [], None, None
+    if not args.skip_finetune:
+        try:
+            finetuning = finetune_compare.compare(threads)
+        except RuntimeError as e:  # as for the pipeline below: what was measured is still printed
+            failure = str(e)
     if not args.skip_pipeline:
         with tempfile.TemporaryDirectory() as outputs:
             flags = ["--outputs-dir", outputs, *args.pipeline_args.split()]
@@ -270,7 +281,8 @@ def main(argv=None) -> None:
     peer_versions = next((r["versions"] for _, _, r in runs if r and r["versions"].startswith("torch")),
                          "peer not installed (make peer)")
     versions = f"ours: tensorflow {tf.__version__}; peer: {peer_versions}; {threads} CPU threads each"
-    lines = report(timing.machine(), versions, tokens, runs, step_flops_per_token(checkpoint), peak, pipeline)
+    lines = report(timing.machine(), versions, tokens, runs, step_flops_per_token(checkpoint), peak, finetuning,
+                   pipeline)
     print("\n".join(lines))
     if failure:
         sys.exit(f"error: {failure}\nbench/RESULTS.md left as it was")

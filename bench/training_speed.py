@@ -89,8 +89,7 @@ def main() -> None:
     inputs = encoded(args.checkpoint, data["texts"], config.max_seq_length)
     dataset = batches(inputs, np.array(data["labels"], np.int64), config.batch_size, args.padding, config.seed)
     total = args.warmup + args.steps
-    hp = {"learning_rate": config.learning_rate, "warmup_fraction": config.warmup_fraction,
-          "weight_decay": config.weight_decay}
+    hp = config.trainer_config()
     classifier = model.load_classifier(args.checkpoint, num_classes)
     trainable = trainer.compile_for_training(classifier, hp, total, jit_compile=args.jit_compile,
                                              dense_embedding_update=not args.sparse_embedding_update)

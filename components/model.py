@@ -51,6 +51,8 @@ def load_classifier(checkpoint_dir: str, num_classes: int) -> tf_keras.Model:
     encoder = TFAutoModel.from_pretrained(
         checkpoint_dir, local_files_only=True,
         use_safetensors=os.path.exists(os.path.join(checkpoint_dir, "model.safetensors")))
+    if getattr(encoder, "bert", None) is not None and encoder.bert.pooler is not None:
+        encoder.bert.pooler.trainable = False  # unused (mean pooling): no gradient, so no update either way
     inputs = _model_inputs()
     hidden = encoder(inputs).last_hidden_state
     mask = tf.cast(inputs[features.ATTENTION_MASK], hidden.dtype)[:, :, None]
@@ -70,11 +72,45 @@ def trim_padding(batch: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
     return {name: batch[name][:, :length] for name in features.MODEL_INPUTS}
 
 
-def training_model(classifier: tf_keras.Model) -> tf_keras.Model:
-    """Wraps the classifier for fit(); the optimizer attaches to the wrapper, so the exported classifier
-    carries no optimizer state."""
-    inputs = _model_inputs()
-    return tf_keras.Model(inputs, classifier(inputs))
+class TrainingModel(tf_keras.Model):
+    """fit()'s model: the classifier, whose optimizer attaches here so that the exported classifier carries
+    no optimizer state. With accumulation_steps > 1, each batch is cut into that many micro-batches, run one
+    after the other (only one micro-batch's activations are alive at a time), and one update is made from
+    their mean gradient: the update of the whole batch, in a micro-batch's memory."""
+
+    def __init__(self, classifier: tf_keras.Model, accumulation_steps: int = 1):
+        inputs = _model_inputs()
+        super().__init__(inputs, classifier(inputs))
+        self.accumulation_steps = accumulation_steps
+
+    def train_step(self, data):
+        if self.accumulation_steps == 1:
+            return super().train_step(data)
+        x, y, _ = tf_keras.utils.unpack_x_y_sample_weight(data)
+        steps = self.accumulation_steps
+        size = tf.shape(y)[0] // steps
+        variables = self.trainable_variables
+        scaled = isinstance(self.optimizer, tf_keras.mixed_precision.LossScaleOptimizer)
+
+        def micro_step(i, sums):
+            part_x = trim_padding({name: values[i * size:(i + 1) * size] for name, values in x.items()})
+            part_y = y[i * size:(i + 1) * size]
+            with tf.GradientTape() as tape:
+                predictions = self(part_x, training=True)
+                loss = self.compute_loss(part_x, part_y, predictions)
+                if scaled:
+                    loss = self.optimizer.get_scaled_loss(loss)
+            gradients = tape.gradient(loss, variables)
+            if scaled:
+                gradients = self.optimizer.get_unscaled_gradients(gradients)
+            self.compiled_metrics.update_state(part_y, predictions)
+            return i + 1, [total + tf.convert_to_tensor(g) for total, g in zip(sums, gradients)]
+
+        _, sums = tf.while_loop(lambda i, _: i < steps, micro_step,
+                                [tf.constant(0), [tf.zeros(v.shape, v.dtype) for v in variables]],
+                                parallel_iterations=1)
+        self.optimizer.apply_gradients(zip([total / steps for total in sums], variables))
+        return self.get_metrics_result()
 
 
 class ExportModule(tf.Module):

@@ -17,7 +17,7 @@ from absl import logging  # noqa: E402
 from tfx import v1 as tfx  # noqa: E402
 from tfx_bsl.public import tfxio  # noqa: E402
 
-from components import distribution, model, warm_start  # noqa: E402
+from components import distribution, gradient_checkpointing, lora, model, warm_start  # noqa: E402
 from preprocessing import checkpoint, features  # noqa: E402
 
 
@@ -28,8 +28,8 @@ def _dataset(fn_args: tfx.components.FnArgs, files, tf_transform_output, hp: Dic
         tfxio.TensorFlowDatasetOptions(batch_size=hp["batch_size"], label_key=features.LABEL_ID,
                                        shuffle=training, shuffle_seed=hp["seed"]),
         tf_transform_output.transformed_metadata.schema)
-    if training:
-        dataset = batch_by_length(dataset, hp["batch_size"])
+    if training:  # one batch per update: accumulation cuts it into micro-batches of batch_size
+        dataset = batch_by_length(dataset, hp["batch_size"] * hp["gradient_accumulation_steps"])
     # Workers split the batches, not the files: Transform writes few files, fewer than workers at times.
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
@@ -56,7 +56,8 @@ def _count_examples(files) -> int:
 def _train_steps(fn_args: tfx.components.FnArgs, hp: Dict[str, Any]) -> int:
     if fn_args.train_steps:
         return fn_args.train_steps
-    return hp["epochs"] * math.ceil(_count_examples(fn_args.train_files) / hp["batch_size"])
+    examples_per_update = hp["batch_size"] * hp["gradient_accumulation_steps"]
+    return hp["epochs"] * math.ceil(_count_examples(fn_args.train_files) / examples_per_update)
 
 
 def _eval_steps(fn_args: tfx.components.FnArgs, hp: Dict[str, Any]) -> int:
@@ -111,7 +112,7 @@ def compile_for_training(classifier, hp: Dict[str, Any], train_steps: int,
         num_warmup_steps=int(hp["warmup_fraction"] * train_steps), weight_decay_rate=hp["weight_decay"])
     if dense_embedding_update:
         optimizer.gradient_transformers = [_dense_gradients]
-    trainable = model.training_model(classifier)
+    trainable = model.TrainingModel(classifier, hp["gradient_accumulation_steps"])
     # The logged loss and accuracy as one replica sees them (they are synchronized already): Keras' default
     # sums them over the workers of a MultiWorkerMirroredStrategy, which reports N times the loss.
     trainable.distribute_reduction_method = "first"
@@ -141,8 +142,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     eval_ds = _dataset(fn_args, fn_args.eval_files, tf_transform_output, hp, training=False)
     with strategy.scope():
         classifier = model.load_classifier(checkpoint.local_dir(hp["checkpoint_dir"]), len(class_names))
+        base_model = warm_start.restore(classifier, class_names, hp["warm_start_root"])  # before any adapter
+        parameters = apply_training_options(classifier, hp)
         trainable = compile_for_training(classifier, hp, train_steps)
-        base_model = warm_start.restore(classifier, class_names, hp["warm_start_root"])
 
     backup = tf_keras.callbacks.BackupAndRestore(backup_dir=_backup_dir(fn_args, hp),
                                                  save_freq=hp["backup_every_steps"], delete_checkpoint=True)
@@ -153,6 +155,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     trainable.fit(train_ds, epochs=epochs, steps_per_epoch=math.ceil(train_steps / epochs),
                   validation_data=eval_ds, validation_steps=eval_steps, callbacks=callbacks, verbose=2)
 
+    lora_merge = _merge_adapters(classifier, eval_ds) if hp["lora_rank"] else {}
     weights = weights_digest(classifier)
     logging.info("Trained weights: sha256 %s", weights)
     export = model.ExportModule(classifier, tf_transform_output.transform_features_layer(), class_names,
@@ -170,7 +173,32 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         **hp, "train_steps": train_steps, "steps_trained": int(trainable.optimizer.iterations.numpy()),
         "max_seq_length": max_seq_length, "class_names": class_names, "precision_policy": precision,
         "strategy": distribution.name(strategy), "replicas": strategy.num_replicas_in_sync,
-        "weights_sha256": weights, "warm_started_from": base_model})
+        "weights_sha256": weights, "warm_started_from": base_model, **parameters, **lora_merge})
+
+
+def apply_training_options(classifier: tf_keras.Model, hp: Dict[str, Any]) -> Dict[str, int]:
+    """LoRA adapters and gradient checkpointing, as configured; returns the parameter counts."""
+    if hp["lora_rank"]:
+        counts = lora.add_adapters(classifier, hp["lora_rank"], hp["lora_alpha"], hp["lora_dropout"],
+                                   hp["lora_targets"])
+    else:
+        counts = lora.parameter_counts(classifier)
+    if hp["gradient_checkpointing"]:
+        gradient_checkpointing.enable(classifier)
+    logging.info("Training %d of %d parameters (%s)", counts["trainable_parameters"], counts["total_parameters"],
+                 f"LoRA rank {hp['lora_rank']} on {', '.join(hp['lora_targets'])}" if hp["lora_rank"]
+                 else "full fine-tune")
+    return counts
+
+
+def _merge_adapters(classifier: tf_keras.Model, eval_ds: tf.data.Dataset) -> Dict[str, Any]:
+    """Folds the adapters into the weights, checking on an eval batch that the logits did not move."""
+    batch = next(iter(eval_ds))[0]
+    before = classifier(batch, training=False)
+    merged = lora.merge(classifier)
+    difference = float(tf.reduce_max(tf.abs(classifier(batch, training=False) - before)))
+    logging.info("Merged %d LoRA adapters into their kernels: logits moved by at most %.2e", merged, difference)
+    return {"lora_adapters_merged": merged, "lora_merge_max_logit_difference": difference}
 
 
 def _wait_for_chief(serving_model_dir: str, timeout_seconds: int = 1800) -> None:

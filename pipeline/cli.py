@@ -57,7 +57,11 @@ class _ProgressFilter(logging.Filter):
 
 def resolve(args) -> configs.PipelineConfig:
     """Fills in the embedded defaults where the user gave no data or checkpoint. The checkpoint is checked
-    first, so that a bad one is refused before the default data is written."""
+    first, so that a bad one is refused before the default data is written; the training options too."""
+    try:
+        configs.check_training_options(configs.from_arguments(args))
+    except ValueError as e:
+        raise inputs.InputError(str(e)) from None
     resolved = {}
     if not args.checkpoint:
         resolved["checkpoint"] = defaults.default_checkpoint_dir()
@@ -127,8 +131,14 @@ def parse_args(argv: Optional[List[str]], parser: Optional[argparse.ArgumentPars
                                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     configs.add_arguments(parser)
     parser.add_argument("--verbose", action="store_true", help="show every component's full log")
-    argv = sys.argv[1:] if argv is None else argv
-    return parser.parse_args(shlex.split(os.environ.get(FLAGS_VARIABLE, "")) + list(argv))
+    argv = shlex.split(os.environ.get(FLAGS_VARIABLE, "")) + list(sys.argv[1:] if argv is None else argv)
+    config_file = parser.parse_known_args(argv)[0].config
+    if config_file:
+        try:
+            parser.set_defaults(**configs.read_config_file(config_file))
+        except ValueError as e:
+            parser.exit(EXIT_BAD_INPUT, f"error: {e}\n")
+    return parser.parse_args(argv)
 
 
 def main(argv: Optional[List[str]] = None, runner: str = "beam") -> int:

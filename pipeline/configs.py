@@ -76,7 +76,20 @@ class PipelineConfig:
     warmup_fraction: float = 0.1
     weight_decay: float = 0.01
     mixed_precision: str = "auto"  # auto (mixed_float16 on GPU, off on CPU) | off | mixed_float16 | mixed_bfloat16
-    seed: int = 42
+    seed: int = 42  # drives the data order, dropout and every initialisation (head, adapters)
+    # Each update averages the gradients of this many batches of batch_size, run one after the other:
+    # the update of a batch_size x N batch in the memory of one batch. train_steps counts updates.
+    gradient_accumulation_steps: int = 1
+    # Recompute each transformer layer's activations in the backward pass instead of keeping them:
+    # less memory for ~1/3 more compute (components/gradient_checkpointing.py).
+    gradient_checkpointing: bool = False
+    # LoRA (components/lora.py): lora_rank > 0 trains rank-r adapters on lora_targets of every transformer
+    # layer, and the classifier head, with the checkpoint's weights frozen; they are merged into the
+    # weights at export, so the served model is a full fine-tune's in form and cost. 0 = full fine-tune.
+    lora_rank: int = 0
+    lora_alpha: float = 16.0  # the adapters' update is scaled by lora_alpha / lora_rank
+    lora_dropout: float = 0.1
+    lora_targets: str = "query,value"  # comma-separated, from LORA_TARGETS
     # BackupAndRestore saves the training state every this many steps; a killed Trainer resumes from the
     # last save when the pipeline is re-run (the state lives in outputs/trainer_backup until training ends).
     backup_every_steps: int = 100
@@ -199,6 +212,12 @@ class PipelineConfig:
             "weight_decay": self.weight_decay,
             "mixed_precision": self.mixed_precision,
             "seed": self.seed,
+            "gradient_accumulation_steps": self.gradient_accumulation_steps,
+            "gradient_checkpointing": self.gradient_checkpointing,
+            "lora_rank": self.lora_rank,
+            "lora_alpha": self.lora_alpha,
+            "lora_dropout": self.lora_dropout,
+            "lora_targets": self.lora_targets.split(","),
             "backup_dir": self.backup_dir,
             "backup_every_steps": self.backup_every_steps,
             "log_every_steps": self.log_every_steps,
@@ -208,6 +227,23 @@ class PipelineConfig:
             "warm_start_root": self.serving_model_root if self.warm_start else "",
             "code_version": source_fingerprint("preprocessing", "components"),
         }
+
+
+LORA_TARGETS = ("query", "key", "value", "attention_output", "intermediate", "output")
+
+
+def check_training_options(config: PipelineConfig) -> None:
+    """Raises ValueError with one line naming the flag when a training option cannot work."""
+    if config.lora_rank < 0:
+        raise ValueError(f"--lora-rank {config.lora_rank}: must be 0 (full fine-tune) or more")
+    unknown = [t for t in config.lora_targets.split(",") if t not in LORA_TARGETS]
+    if config.lora_rank and unknown:
+        raise ValueError(f"--lora-targets {config.lora_targets!r}: {unknown[0]!r} is not one of "
+                         f"{', '.join(LORA_TARGETS)}")
+    if not 0 <= config.lora_dropout < 1:
+        raise ValueError(f"--lora-dropout {config.lora_dropout}: must be in [0, 1)")
+    if config.gradient_accumulation_steps < 1:
+        raise ValueError(f"--gradient-accumulation-steps {config.gradient_accumulation_steps}: must be 1 or more")
 
 
 _HELP = {
@@ -224,8 +260,30 @@ _HELP = {
 }
 
 
+def read_config_file(path: str) -> Dict[str, Any]:
+    """Knobs from a YAML or JSON file (keys: the field names, e.g. lora_rank); raises ValueError naming the
+    file and the problem."""
+    import yaml  # YAML is a superset of JSON: one reader for both
+
+    try:
+        with open(path) as f:
+            values = yaml.safe_load(f)
+    except (OSError, yaml.YAMLError) as e:
+        raise ValueError(f"config file {path}: {e}".splitlines()[0]) from None
+    if not isinstance(values, dict):
+        raise ValueError(f"config file {path}: expected a mapping of field: value, got {type(values).__name__}")
+    fields = {f.name for f in dataclasses.fields(PipelineConfig)}
+    unknown = sorted(set(values) - fields)
+    if unknown:
+        raise ValueError(f"config file {path}: {unknown[0]!r} is not a field of pipeline/configs.py "
+                         f"(fields are the flags' names with underscores, e.g. lora_rank)")
+    return values
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """One flag per field, e.g. --batch-size, with this file's defaults."""
+    """One flag per field, e.g. --batch-size, with this file's defaults; --config FILE sets any of them
+    from a YAML/JSON file, and flags given with it win."""
+    parser.add_argument("--config", help="YAML or JSON file of knobs (field: value); flags override it")
     for field in dataclasses.fields(PipelineConfig):
         flag = "--" + field.name.replace("_", "-")
         if field.type is tuple:

@@ -7,6 +7,7 @@ for any past run recorded in ML Metadata:
 """
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import re
@@ -67,6 +68,27 @@ def _execution_property(executions_by_component: Dict[str, Any], component: str,
     return (run_facts.properties(execution, name) if execution else None) or {}
 
 
+def _memoized(config: configs.PipelineConfig, name: str, key: Any, compute) -> Any:
+    """A section that depends only on immutable artifacts (named in `key`), kept under <reports>/.cache:
+    a re-run served from TFX's cache gets its page without tokenizing the data or loading the model again."""
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    path = os.path.join(config.reports_dir, ".cache", f"{name}-{digest}.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)
+    value = json.loads(json.dumps(compute()))  # the same values whether computed or read back
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        json.dump(value, f)
+    os.replace(path + ".tmp", path)
+    return value
+
+
+def _uri(outputs: summary.RunOutputs, component: str, key: str) -> Optional[str]:
+    artifact = outputs.get(component, {}).get(key)
+    return artifact.uri if artifact else None
+
+
 def gather(config: configs.PipelineConfig, run_name: Optional[str] = None) -> Dict[str, Any]:
     """Everything the page shows, as plain values (tests compare them with the artifacts)."""
     store = summary.open_store(config)
@@ -77,7 +99,10 @@ def gather(config: configs.PipelineConfig, run_name: Optional[str] = None) -> Di
     # What the data section needs, from Transform's configuration, or the runner's record when the run
     # stopped before Transform (the anomalies gate, say).
     settings = _execution_property(by_component, "Transform", "custom_config") or _settings(record)
-    data = run_facts.data_section(outputs, settings) if settings else None
+    data = _memoized(config, "data", [_uri(outputs, "CsvExampleGen", "examples"),
+                                      _uri(outputs, "StatisticsGen", "statistics"),
+                                      _uri(outputs, "ExampleValidator", "anomalies"), settings],
+                     lambda: run_facts.data_section(outputs, settings)) if settings else None
     training = run_facts.training_section(outputs)
     class_names = training["hyperparameters"]["class_names"] if training else []
     evaluation = (run_facts.evaluation_section(outputs, class_names,
@@ -92,7 +117,8 @@ def gather(config: configs.PipelineConfig, run_name: Optional[str] = None) -> Di
         .strftime("%Y-%m-%d %H:%M:%S"), "pipeline": config.pipeline_name,
         "executions": run_facts.executions_table(store, executions),
         "data": data, "training": training, "evaluation": evaluation,
-        "serving": run_facts.serving_section(outputs, eval_texts),
+        "serving": _memoized(config, "serving", [_uri(outputs, "ServingPusher", "pushed_model"), eval_texts],
+                             lambda: run_facts.serving_section(outputs, eval_texts)),
         "lineage": {
             "examples": example_gen.uri if example_gen else None,
             "span": run_facts.properties(example_gen, "span") if example_gen else None,

@@ -1,6 +1,7 @@
 """Runs of the real pipeline CLI (a subprocess of beam_runner.py, as a user runs it) for the tests."""
 import glob
 import hashlib
+import json
 import os
 import re
 import shlex
@@ -14,6 +15,7 @@ import tensorflow as tf
 
 from pipeline import configs
 
+TRAIN_WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "train_worker.py")
 SAMPLE, STEPS = 800, 50
 # The floor is low because 50 steps train a weak model; the tests are about the mechanisms.
 FLAGS = ["--default-sample", str(SAMPLE), "--train-steps", str(STEPS), "--accuracy-floor", "0.3"]
@@ -116,3 +118,33 @@ def run_tfx_cli(engine, runner, outputs, *flags, home):
     created = call("pipeline", "create", "--pipeline_path", runner)
     assert created.returncode == 0 and "created successfully" in created.stdout, created.stderr[-3000:]
     return call("run", "create", "--pipeline_name", configs.PipelineConfig.pipeline_name)
+
+
+def start_trainer(first_run, steps, model_dir, log_path, *flags, tf_config=None):
+    """TFX's Trainer executor in its own process (tests/train_worker.py) on the first run's Transform
+    outputs; its log goes to a file (pipes would fill and stall several verbose processes)."""
+    env = dict(os.environ)
+    env.pop("TF_CONFIG", None)
+    if tf_config:
+        env["TF_CONFIG"] = json.dumps(tf_config)
+    log = open(log_path, "w+")
+    outputs, result = first_run
+    process = subprocess.Popen([sys.executable, TRAIN_WORKER, str(outputs), str(model_dir),
+                                "--run", run_name(result.stdout), "--steps", str(steps), *flags],
+                               env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+    process.log = log
+    return process
+
+
+def finish_trainer(process):
+    """The trainer's log, once it has ended well."""
+    process.wait(timeout=1800)
+    process.log.seek(0)
+    log = process.log.read()
+    assert process.returncode == 0, log[-4000:]
+    return log
+
+
+def trained_hyperparameters(model_dir):
+    with open(os.path.join(model_dir, "model", "Format-Serving", "assets.extra", "hyperparameters.json")) as f:
+        return json.load(f)

@@ -36,6 +36,47 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path):
     assert not outputs.exists()
 
 
+def test_a_config_file_sets_knobs_and_flags_given_with_it_win(tmp_path):
+    config_file = tmp_path / "training.yaml"
+    config_file.write_text("lora_rank: 8\nlora_targets: query,key,value\ngradient_accumulation_steps: 4\n"
+                           "learning_rate: 5.0e-4\n")
+    args = cli.parse_args(["--config", str(config_file), "--learning-rate", "3e-4"])
+    config = configs.from_arguments(args)
+    assert (config.lora_rank, config.lora_targets, config.gradient_accumulation_steps) == (8, "query,key,value", 4)
+    assert config.learning_rate == 3e-4  # the flag wins
+    assert config.trainer_config()["lora_targets"] == ["query", "key", "value"]
+    json_file = tmp_path / "training.json"
+    json_file.write_text('{"gradient_checkpointing": true, "seed": 7}')
+    config = configs.from_arguments(cli.parse_args(["--config", str(json_file)]))
+    assert config.gradient_checkpointing and config.seed == 7
+
+
+@pytest.mark.parametrize("content, message", [
+    ("lora_rnk: 8\n", "'lora_rnk' is not a field of pipeline/configs.py (fields are the flags' names with "
+                      "underscores, e.g. lora_rank)"),
+    ("- 8\n", "expected a mapping of field: value, got list"),
+])
+def test_a_bad_config_file_is_one_line_and_exit_2(tmp_path, content, message):
+    config_file = tmp_path / "training.yaml"
+    config_file.write_text(content)
+    result = run("--config", str(config_file), "--outputs-dir", str(tmp_path / "outputs"))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"error: config file {config_file}: {message}"]
+    assert not (tmp_path / "outputs").exists()
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--lora-rank", "8", "--lora-targets", "query,keys"], "--lora-targets 'query,keys': 'keys' is not one of "
+                                                            "query, key, value, attention_output, intermediate, output"),
+    (["--gradient-accumulation-steps", "0"], "--gradient-accumulation-steps 0: must be 1 or more"),
+])
+def test_bad_training_options_are_one_line_and_exit_2(tmp_path, flags, message):
+    result = run(*flags, "--outputs-dir", str(tmp_path / "outputs"))
+    assert result.returncode == 2
+    assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [f"error: {message}"]
+    assert not (tmp_path / "outputs").exists()
+
+
 def test_anomalies_stop_the_run_before_transform_and_the_report_shows_them(tmp_path, checkpoint_dir, capsys):
     """Bypasses the up-front check to show the in-pipeline gate: what protects runs on Vertex/Kubeflow."""
     data = tmp_path / "data.csv"

@@ -9,44 +9,18 @@ import json
 import os
 import re
 import socket
-import subprocess
-import sys
 
 import pytest
 import tensorflow as tf
 import tensorflow_text  # noqa: F401 (registers the tokenizer's ops, which loading the model needs)
 
-from pipeline_runs import run_name
+from pipeline_runs import finish_trainer, start_trainer, trained_hyperparameters
 
 STEPS = 6
-WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "train_worker.py")
 # Largest difference of the logged (running mean) loss between one device and two replicas, 4x the 0.005
 # measured. The global batch is the same; what differs is the order of floating-point sums and the dropout
 # masks each replica draws for its half of the batch.
 LOSS_TOLERANCE = 0.02
-
-
-def _start(first_run, model_dir, log_path, *flags, tf_config=None):
-    """A Trainer process, its log in a file (pipes would fill and stall four verbose processes)."""
-    env = dict(os.environ)
-    env.pop("TF_CONFIG", None)
-    if tf_config:
-        env["TF_CONFIG"] = json.dumps(tf_config)
-    log = open(log_path, "w+")
-    outputs, result = first_run
-    process = subprocess.Popen([sys.executable, WORKER, str(outputs), str(model_dir), "--run", run_name(result.stdout),
-                                "--steps", str(STEPS), *flags],
-                               env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
-    process.log = log
-    return process
-
-
-def _finish(process):
-    process.wait(timeout=1800)
-    process.log.seek(0)
-    log = process.log.read()
-    assert process.returncode == 0, log[-4000:]
-    return log
 
 
 def _losses(log):
@@ -55,11 +29,6 @@ def _losses(log):
 
 def _digest(log):
     return re.search(r"Trained weights: sha256 ([0-9a-f]{64})", log).group(1)
-
-
-def _hyperparameters(model_dir):
-    with open(os.path.join(model_dir, "model", "Format-Serving", "assets.extra", "hyperparameters.json")) as f:
-        return json.load(f)
 
 
 def _free_ports(count):
@@ -79,12 +48,12 @@ def trainings(first_run, tmp_path_factory):
     a Vertex AI job do, one run on one device and one MirroredStrategy run over two logical CPU devices."""
     root = tmp_path_factory.mktemp("trainings")
     cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
-    processes = {f"worker{i}": _start(first_run, root / "cluster", root / f"worker{i}.log",
+    processes = {f"worker{i}": start_trainer(first_run, STEPS, root / "cluster", root / f"worker{i}.log",
                                       tf_config={"cluster": cluster, "task": {"type": "worker", "index": i}})
                  for i in range(2)}
-    processes["one"] = _start(first_run, root / "one", root / "one.log", "--strategy", "one_device")
-    processes["two"] = _start(first_run, root / "two", root / "two.log", "--cpu-devices", "2")  # auto: Mirrored
-    return root, {name: _finish(process) for name, process in processes.items()}
+    processes["one"] = start_trainer(first_run, STEPS, root / "one", root / "one.log", "--strategy", "one_device")
+    processes["two"] = start_trainer(first_run, STEPS, root / "two", root / "two.log", "--cpu-devices", "2")  # auto: Mirrored
+    return root, {name: finish_trainer(process) for name, process in processes.items()}
 
 
 def test_two_workers_with_tf_config_train_together_and_agree_on_the_weights(trainings):
@@ -97,7 +66,7 @@ def test_two_workers_with_tf_config_train_together_and_agree_on_the_weights(trai
     assert _losses(workers[0]) == _losses(workers[1])
     assert "The chief wrote the model" in workers[1]  # the worker saved into scratch space and waited
 
-    chief = _hyperparameters(root / "cluster")
+    chief = trained_hyperparameters(root / "cluster")
     assert chief["strategy"] == "MultiWorkerMirroredStrategy" and chief["replicas"] == 2
     assert chief["steps_trained"] == STEPS and chief["weights_sha256"] == _digest(workers[0])
     model = tf.saved_model.load(str(root / "cluster" / "model" / "Format-Serving"))
@@ -112,5 +81,5 @@ def test_mirrored_over_two_cpu_devices_follows_the_one_device_loss_curve(trainin
     assert sorted(one) == sorted(two) and max(one) == STEPS
     print("loss by step, one device vs two replicas:", [(step, one[step], two[step]) for step in sorted(one)])
     assert max(abs(one[step] - two[step]) for step in one) <= LOSS_TOLERANCE
-    assert _hyperparameters(root / "two")["replicas"] == 2 and _hyperparameters(root / "one")["replicas"] == 1
+    assert trained_hyperparameters(root / "two")["replicas"] == 2 and trained_hyperparameters(root / "one")["replicas"] == 1
     assert _digest(logs["one"]) != _digest(logs["two"])  # two real replicas, not one device twice

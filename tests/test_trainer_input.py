@@ -64,7 +64,7 @@ def _embedding_classifier() -> tf_keras.Model:
 def test_dense_embedding_update_is_the_sparse_update():
     x, _ = next(iter(_stream(_tweet_like_lengths())))
     y = np.arange(BATCH) % 3
-    hp = {"learning_rate": 1e-2, "warmup_fraction": 0.0, "weight_decay": 0.01}
+    hp = {"learning_rate": 1e-2, "warmup_fraction": 0.0, "weight_decay": 0.01, "gradient_accumulation_steps": 1}
     tables = []
     for dense in (False, True):
         tf_keras.utils.set_random_seed(0)

@@ -3,6 +3,7 @@ executor (GenericExecutor, the one the Vertex AI extension runs on every worker)
 of an earlier pipeline run, with the strategy and devices given here and TF_CONFIG from the environment.
 
 python tests/train_worker.py OUTPUTS_DIR MODEL_DIR --run RUN --steps N [--strategy S] [--cpu-devices K]
+    [--options '{"lora_rank": 4, ...}' (other fields of pipeline/configs.py)]
 """
 import argparse
 import dataclasses
@@ -46,12 +47,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, required=True)
     parser.add_argument("--strategy", default="auto")
     parser.add_argument("--cpu-devices", type=int, default=1)
+    parser.add_argument("--options", default="{}", help="JSON object of other PipelineConfig fields")
     args = parser.parse_args()
     logging.set_verbosity(logging.INFO)
     logging.use_absl_handler()
 
     config = configs.PipelineConfig(outputs_dir=args.outputs_dir, strategy=args.strategy, cpu_devices=args.cpu_devices,
-                                    log_every_steps=1, backup_every_steps=1000, warm_start=False)
+                                    log_every_steps=1, backup_every_steps=1000, warm_start=False,
+                                    **json.loads(args.options))
     model, model_run = standard_artifacts.Model(), standard_artifacts.ModelRun()
     model.uri, model_run.uri = os.path.join(args.model_dir, "model"), os.path.join(args.model_dir, "model_run")
     exec_properties = {
