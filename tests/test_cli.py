@@ -56,13 +56,13 @@ def test_a_config_file_sets_knobs_and_flags_given_with_it_win(tmp_path):
                       "underscores, e.g. lora_rank)"),
     ("- 8\n", "expected a mapping of field: value, got list"),
 ])
-def test_a_bad_config_file_is_one_line_and_exit_2(tmp_path, content, message):
+def test_a_bad_config_file_is_one_line_and_exit_2(tmp_path, content, message, capsys):
     config_file = tmp_path / "training.yaml"
     config_file.write_text(content)
-    result = run("--config", str(config_file), "--outputs-dir", str(tmp_path / "outputs"))
-    assert result.returncode == 2
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert errors == [f"error: config file {config_file}: {message}"]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--config", str(config_file), "--outputs-dir", str(tmp_path / "outputs")])
+    assert exit_info.value.code == cli.EXIT_BAD_INPUT
+    assert capsys.readouterr().err.splitlines() == [f"error: config file {config_file}: {message}"]
     assert not (tmp_path / "outputs").exists()
 
 
@@ -71,10 +71,9 @@ def test_a_bad_config_file_is_one_line_and_exit_2(tmp_path, content, message):
                                                             "query, key, value, attention_output, intermediate, output"),
     (["--gradient-accumulation-steps", "0"], "--gradient-accumulation-steps 0: must be 1 or more"),
 ])
-def test_bad_training_options_are_one_line_and_exit_2(tmp_path, flags, message):
-    result = run(*flags, "--outputs-dir", str(tmp_path / "outputs"))
-    assert result.returncode == 2
-    assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [f"error: {message}"]
+def test_bad_training_options_are_one_line_and_exit_2(tmp_path, flags, message, capsys):
+    assert cli.main([*flags, "--outputs-dir", str(tmp_path / "outputs")]) == cli.EXIT_BAD_INPUT
+    assert capsys.readouterr().err.splitlines() == [f"error: {message}"]
     assert not (tmp_path / "outputs").exists()
 
 
