@@ -21,6 +21,7 @@ WEIGHT_FILES = ("model.safetensors", "tf_model.h5")  # never pickles: no pytorch
 # How the model was made (class names, training settings, the model it started from), in assets.extra/:
 # TF Serving ignores that directory's other files.
 HYPERPARAMETERS = os.path.join("assets.extra", "hyperparameters.json")
+HEAD_LAYER = "classifier"  # the dense head: its columns follow the class order
 
 
 def write_hyperparameters(model_dir: str, values: Dict[str, Any]) -> None:
@@ -59,7 +60,7 @@ def load_classifier(checkpoint_dir: str, num_classes: int) -> tf_keras.Model:
     pooled = tf.reduce_sum(hidden * mask, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1), 1.0)
     pooled = tf_keras.layers.Dropout(encoder.config.hidden_dropout_prob)(pooled)
     logits = tf_keras.layers.Dense(
-        num_classes, dtype="float32", name="classifier",
+        num_classes, dtype="float32", name=HEAD_LAYER,
         kernel_initializer=tf_keras.initializers.TruncatedNormal(stddev=encoder.config.initializer_range))(pooled)
     return tf_keras.Model(inputs, logits, name="bert_classifier")
 

@@ -18,8 +18,6 @@ from absl import logging
 from components import model
 from serving import model_server_config
 
-HEAD_LAYER = "classifier"  # components/model.py's dense head: its columns follow the class order
-
 
 def newest_model(serving_root: str) -> Optional[str]:
     versions = model_server_config.versions(serving_root)
@@ -48,7 +46,7 @@ def restore(classifier: tf_keras.Model, class_names: List[str], serving_root: st
     if mismatch:
         logging.warning("Cold start from the checkpoint, not from %s: %s", base, mismatch)
         return None
-    head = {id(weight) for weight in classifier.get_layer(HEAD_LAYER).weights}
+    head = {id(weight) for weight in classifier.get_layer(model.HEAD_LAYER).weights}
     for target, source in zip(classifier.variables, saved):
         value = tf.convert_to_tensor(source)
         target.assign(tf.gather(value, order, axis=-1) if id(target) in head else value)
