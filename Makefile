@@ -18,7 +18,7 @@ export TF_USE_LEGACY_KERAS := 1
 export HF_HUB_OFFLINE := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: install peer run run-local test report tensorboard schema baseline predict promote serve bench bench-serving compile-vertex schedule-vertex clean
+.PHONY: install peer run run-local test report tensorboard profile schema baseline predict canary promote serve bench bench-serving compile-vertex schedule-vertex clean
 
 install: $(INSTALLED)
 
@@ -64,11 +64,20 @@ OUTPUTS ?= outputs
 report: $(INSTALLED)
 	$(PY) -m reports.run_report --outputs-dir $(OUTPUTS) $(if $(filter list,$(RUN)),--list,$(if $(RUN),--run $(RUN)))
 
-# TensorBoard on every run's Trainer logs (one subdirectory per Trainer execution), on http://127.0.0.1:6006
+# TensorBoard on every run's Trainer logs (one subdirectory per Trainer execution) and on `make profile`'s
+# profiles (Profile tab), on http://127.0.0.1:6006: $(OUTPUTS)/tensorboard holds the profiles and a link to
+# the Trainer's logs (the Profile tab reads only one real --logdir).
+TB_DIR = $(abspath $(OUTPUTS))/tensorboard
 tensorboard: $(INSTALLED)
-	$(VENV)/bin/tensorboard --host 127.0.0.1 --port $(or $(PORT),6006) \
-		--logdir "$$($(PY) -c 'import sys; sys.path.insert(0, "."); from pipeline import configs; \
-		print(configs.PipelineConfig(outputs_dir="$(abspath $(OUTPUTS))").pipeline_root)')/Trainer/model_run"
+	mkdir -p $(TB_DIR) && ln -sfn \
+		"$$($(PY) -c 'import sys; sys.path.insert(0, "."); from pipeline import configs; \
+		print(configs.PipelineConfig(outputs_dir="$(abspath $(OUTPUTS))").pipeline_root)')/Trainer/model_run" $(TB_DIR)/training
+	$(VENV)/bin/tensorboard --host 127.0.0.1 --port $(or $(PORT),6006) --logdir $(TB_DIR)
+
+# TensorBoard profiles of the pushed model's serving signature (batch 1 and 32) and of a training step, in
+# $(OUTPUTS)/tensorboard: make profile [MODEL=<version dir | serving root>], then make tensorboard.
+profile: $(INSTALLED)
+	$(PY) bench/profile_model.py --outputs-dir $(OUTPUTS) $(if $(MODEL),--model $(MODEL)) $(PROFILE_ARGS)
 
 # make schema DATA=my.csv SCHEMA_OUT=schema/my/schema.pbtxt [ARGS="--text-column review --label-column stars"]
 schema: $(INSTALLED)
@@ -83,9 +92,13 @@ baseline: $(INSTALLED)
 predict: $(INSTALLED)
 	$(PY) -m serving.predict $(ARGS)
 
-# Moves the `stable` label to the canary version in outputs/serving/models.config.
+# Version labels in outputs/serving/models.config: `canary` onto the newest version, `stable` onto the canary's.
+# SERVER=http://127.0.0.1:8501 moves a label only to a version TF Serving reports loaded.
+canary: $(INSTALLED)
+	$(PY) -m serving.model_server_config canary $(if $(SERVER),--server $(SERVER))
+
 promote: $(INSTALLED)
-	$(PY) -m serving.model_server_config promote
+	$(PY) -m serving.model_server_config promote $(if $(SERVER),--server $(SERVER))
 
 # TF Serving + Prometheus + Grafana on the pushed models (serving_config/docker-compose.yml).
 serve:

@@ -2,7 +2,9 @@
 
 Same checkpoint, texts, truncation and thread count as our side; the tokenizer is transformers'
 BertTokenizerFast (Rust) and each batch is padded to its own longest text, the usual way to serve it.
-Prints one JSON object: batch-1 latencies (ms) and the batch throughput run.
+Prints one JSON object: batch-1 latencies (ms), the batch throughput run and, with --load-seconds, the
+concurrent-load run: --clients threads calling the model one text at a time (a threaded PyTorch server;
+torch releases the GIL inside its ops).
 """
 import argparse
 import json
@@ -24,6 +26,8 @@ def main() -> None:
     parser.add_argument("--num-classes", type=int, required=True)
     parser.add_argument("--threads", type=int, required=True)
     parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--load-seconds", type=float, default=0, help="> 0: also the concurrent-load run")
+    parser.add_argument("--clients", type=int, default=8)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     texts = json.load(open(args.texts))
@@ -39,6 +43,9 @@ def main() -> None:
         return probabilities.numpy(), probabilities.argmax(-1).numpy()
 
     result = timing.time_classifier(classify, texts, args.warmup)
+    if args.load_seconds:
+        timing.time_concurrent(classify, texts["single"], args.clients, 1.0)  # warm-up
+        result["load"] = timing.time_concurrent(classify, texts["single"], args.clients, args.load_seconds)
     print(json.dumps({**result, "versions": f"torch {torch.__version__}"}))
 
 

@@ -33,11 +33,10 @@ from pipeline import configs, defaults  # noqa: E402
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH_DIR)
 import finetune_compare  # noqa: E402
+import results_file  # noqa: E402
 import timing  # noqa: E402
 
 PEER_PYTHON = os.path.join(configs.PROJECT_DIR, ".venv-peer", "bin", "python")
-RESULTS = os.path.join(BENCH_DIR, "RESULTS.md")
-BEGIN, END = "<!-- make bench: begin -->", "<!-- make bench: end -->"
 
 # (row label, script, its arguments), run in this order in every round; each of our rows is compared with
 # both peer rows.
@@ -206,28 +205,12 @@ def report(machine: str, versions: str, tokens: Dict, runs: List, flops: Dict, p
 
 def serving_table(model_dir: str) -> List[str]:
     """bench/serving_latency.py (`make bench-serving`) on the model the cold run pushed."""
-    result = subprocess.run([sys.executable, os.path.join(BENCH_DIR, "serving_latency.py"), "--model", model_dir],
+    result = subprocess.run([sys.executable, os.path.join(BENCH_DIR, "serving_latency.py"), "--model", model_dir,
+                             "--no-write"],
                             capture_output=True, text=True, cwd=configs.PROJECT_DIR)
     if result.returncode:
         raise RuntimeError(f"serving_latency.py failed:\n{result.stderr[-3000:]}")
     return [line for line in result.stdout.splitlines() if line.startswith("|")]
-
-
-def write_results(lines: List[str], header: str) -> None:
-    """Replaces the measured block of bench/RESULTS.md, keeping the written text around it."""
-    text = open(RESULTS).read() if os.path.exists(RESULTS) else f"# Benchmark results\n\n{BEGIN}\n{END}\n"
-    before, rest = text.split(BEGIN, 1)
-    after = rest.split(END, 1)[1]
-    with open(RESULTS, "w") as f:
-        f.write(f"{before}{BEGIN}\n{header}\n\n```\n" + "\n".join(lines) + f"\n```\n{END}{after}")
-
-
-def commit() -> str:
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                          cwd=configs.PROJECT_DIR).stdout.strip() or "unknown"
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                           text=True, cwd=configs.PROJECT_DIR).stdout.strip()
-    return head + (" (with uncommitted changes)" if dirty else "")
 
 
 def main(argv=None) -> None:
@@ -287,10 +270,11 @@ def main(argv=None) -> None:
     if failure:
         sys.exit(f"error: {failure}\nbench/RESULTS.md left as it was")
     if not args.no_write:
-        write_results(lines, f"Measured by `make bench` at commit {commit()} on {time.strftime('%Y-%m-%d')}; "
-                             f"training: {args.warmup} warm-up + {args.steps} timed steps per configuration, "
-                             f"figures of its fastest {args.window} consecutive steps; every figure the fastest "
-                             f"of {args.rounds} rounds run in turn.")
+        header = (f"Measured by `make bench` at commit {results_file.commit()} on {time.strftime('%Y-%m-%d')}; "
+                  f"training: {args.warmup} warm-up + {args.steps} timed steps per configuration, "
+                  f"figures of its fastest {args.window} consecutive steps; every figure the fastest "
+                  f"of {args.rounds} rounds run in turn.")
+        results_file.write_block("make bench", header, lines)
 
 
 if __name__ == "__main__":

@@ -1,33 +1,49 @@
-"""Serving speed of the pushed model, tokenization included, beside the PyTorch + transformers peer.
+"""`make bench-serving`: serving speed of the pushed model, tokenization included, beside the PyTorch peer.
 
-`make bench-serving` (after `make run`; `make peer` adds the peer column). Both sides classify the same
-real corpus texts on the same CPU threads: batch-1 latency p50/p99 over single-text requests, and
-throughput over batches of --batch-size texts. Ours calls the SavedModel's serving_default signature, the
-graph TF Serving runs (minus the RPC); the peer runs tokenizer + model + softmax in PyTorch.
+Both sides classify the same real corpus texts. Ours is the SavedModel's serving_default, the graph TF
+Serving runs (bench/ours_serving.py); the peer is BertTokenizerFast + the transformers model + softmax in
+PyTorch (bench/peer_serving.py, after `make peer`). Each side runs at 1 and 2 CPU threads, ours also at
+the threads serving_config/docker-compose.yml gives TF Serving; every setting is a process of its own, the
+settings run in turn for --rounds rounds, a setting's figure is its median over the rounds, and a side's
+figure for a metric is its best setting's (both shown).
+
+- batch-1 latency p50 / p99 over --requests single texts, sent one after another;
+- batch-32 throughput over --batches batches of --batch-size texts;
+- concurrent load: --clients clients each sending single texts for --load-seconds. Ours at the serving
+  config's threads, behind TensorFlow's batch scheduler with serving_config/batching_parameters.txt (what
+  TF Serving's --enable_batching runs); the peer with --clients worker threads at each thread setting.
+
+Prints one table and writes it into bench/RESULTS.md with the machine and commit (--no-write: print only).
 """
 import argparse
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
-from typing import Dict, List
+import time
+from typing import Dict, List, Optional, Tuple
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import numpy as np  # noqa: E402
-
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from pipeline import configs, defaults  # noqa: E402
-from serving import predict  # noqa: E402
+from components import model  # noqa: E402
+from serving import predict, server_settings  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, BENCH_DIR)
+import results_file  # noqa: E402
 import timing  # noqa: E402
 
 PEER_PYTHON = os.path.join(configs.PROJECT_DIR, ".venv-peer", "bin", "python")
-PEER_SCRIPT = os.path.join(configs.PROJECT_DIR, "bench", "peer_serving.py")
+COMMAND = "make bench-serving"
+# The issue's goals, ours / peer: (metric, bound, "<=" or ">=").
+GOALS = {"p50": (0.8, "<="), "p99": (1.0, "<="), "throughput": (1.5, ">="), "load_throughput": (1.2, ">="),
+         "load_p99": (1.0, "<=")}
+LOWER_IS_BETTER = {"p50", "p99", "load_p99"}
 
 
 def sample_texts(count: int, batches: int, batch_size: int, seed: int) -> Dict[str, List]:
@@ -37,52 +53,81 @@ def sample_texts(count: int, batches: int, batch_size: int, seed: int) -> Dict[s
             "batches": [rng.sample(texts, batch_size) for _ in range(batches)]}
 
 
-def measure_ours(model_dir: str, texts: Dict[str, List], warmup: int) -> Dict:
-    import tensorflow as tf
-
-    classifier = predict.Classifier(model_dir)
-    signature = classifier.signature
-
-    def classify(batch):
-        out = signature(text=tf.constant(batch))
-        return out["probabilities"].numpy(), out["class_id"].numpy()
-
-    result = timing.time_classifier(classify, texts, warmup)
-    return {**result, "versions": f"tensorflow {tf.__version__}", "model_dir": classifier.model_dir,
-            "num_classes": len(classifier.class_names)}
+def settings(peer: bool) -> List[Tuple[str, str, List[str], bool]]:
+    """(side, setting name, script arguments, with the load run) in the order each round runs them."""
+    intra, inter = server_settings.thread_settings()
+    ours = {(1, 1), (2, 2), (intra, inter)}
+    rows = [("ours", f"intra {a}, inter {b}" + (" (serving config)" if (a, b) == (intra, inter) else ""),
+             ["--intra", str(a), "--inter", str(b)], (a, b) == (intra, inter)) for a, b in sorted(ours)]
+    if peer:
+        rows += [("peer", f"{n} thread{'s' if n > 1 else ''}", ["--threads", str(n)], True) for n in (1, 2)]
+    return rows
 
 
-def measure_peer(checkpoint: str, texts: Dict[str, List], num_classes: int, warmup: int, threads: int):
-    if not os.path.exists(PEER_PYTHON):
-        return None
-    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
-        json.dump(texts, f)
-        f.flush()
-        result = subprocess.run(
-            [PEER_PYTHON, PEER_SCRIPT, "--checkpoint", checkpoint, "--texts", f.name, "--num-classes", str(num_classes),
-             "--max-seq-length", str(configs.PipelineConfig.max_seq_length), "--threads", str(threads),
-             "--warmup", str(warmup)], capture_output=True, text=True, check=True)
+def measure(side: str, args: List[str], common: List[str], load: List[str]) -> Dict:
+    python, script = ((sys.executable, "ours_serving.py") if side == "ours" else (PEER_PYTHON, "peer_serving.py"))
+    result = subprocess.run([python, os.path.join(BENCH_DIR, script), *args, *common, *load],
+                            capture_output=True, text=True, cwd=configs.PROJECT_DIR)
+    if result.returncode:
+        raise RuntimeError(f"{script} {' '.join(args)} failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def summarize(result: Dict) -> Dict[str, float]:
-    latencies = np.array(result["latencies_ms"])
-    return {"p50": float(np.percentile(latencies, 50)), "p99": float(np.percentile(latencies, 99)),
-            "throughput": result["batch_texts"] / result["batch_seconds"]}
+    figures = {"p50": timing.percentile(result["latencies_ms"], 50), "p99": timing.percentile(result["latencies_ms"], 99),
+               "throughput": result["batch_texts"] / result["batch_seconds"]}
+    if "load" in result:
+        load = result["load"]
+        figures.update(load_throughput=load["requests"] / load["seconds"],
+                       load_p99=timing.percentile(load["latencies_ms"], 99))
+    return figures
 
 
-def table(ours: Dict, peer, batch_size: int) -> List[str]:
-    a = summarize(ours)
-    b = summarize(peer) if peer else None
-    rows = [("batch-1 latency p50 (ms)", "p50", "{:.1f}", "lower"),
-            ("batch-1 latency p99 (ms)", "p99", "{:.1f}", "lower"),
-            (f"batch-{batch_size} throughput (texts/s)", "throughput", "{:.1f}", "higher")]
-    lines = ["| metric | this pipeline (TF SavedModel) | PyTorch + transformers | ours / peer |",
-             "|---|---|---|---|"]
-    for label, key, fmt, _ in rows:
-        peer_cell = fmt.format(b[key]) if b else "skipped (no `make peer`)"
-        ratio = f"{a[key] / b[key]:.2f}x" if b else "-"
-        lines.append(f"| {label} | {fmt.format(a[key])} | {peer_cell} | {ratio} |")
+def medians(rounds: List[Dict[str, float]]) -> Dict[str, float]:
+    return {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
+
+
+def best(figures: Dict[str, Dict[str, float]], metric: str) -> Tuple[Optional[str], Optional[float]]:
+    candidates = {name: f[metric] for name, f in figures.items() if metric in f}
+    if not candidates:
+        return None, None
+    pick = min if metric in LOWER_IS_BETTER else max
+    name = pick(candidates, key=candidates.get)
+    return name, candidates[name]
+
+
+def goal_cell(metric: str, ratio: float) -> str:
+    bound, sense = GOALS[metric]
+    met = ratio <= bound if sense == "<=" else ratio >= bound
+    return f"{sense} {bound}x: {'met' if met else '**not met**'}"
+
+
+def table(figures: Dict[str, Dict[str, Dict[str, float]]], batch_size: int, clients: int) -> List[str]:
+    rows = [("batch-1 latency p50 (ms)", "p50", "{:.1f}"), ("batch-1 latency p99 (ms)", "p99", "{:.1f}"),
+            (f"batch-{batch_size} throughput (texts/s)", "throughput", "{:.1f}"),
+            (f"{clients} concurrent clients: throughput (texts/s)", "load_throughput", "{:.1f}")]
+    lines = ["| metric | this pipeline (TF SavedModel), best setting | PyTorch + transformers, best setting "
+             "| ours / peer | goal |", "|---|---|---|---|---|"]
+    ours, peer = figures["ours"], figures.get("peer", {})
+    for label, metric, fmt in rows:
+        ours_name, ours_value = best(ours, metric)
+        peer_name, peer_value = best(peer, metric)
+        if peer_value is None:
+            lines.append(f"| {label} | {fmt.format(ours_value)} ({ours_name}) | skipped (no `make peer`) | - | - |")
+            continue
+        ratio = ours_value / peer_value
+        lines.append(f"| {label} | {fmt.format(ours_value)} ({ours_name}) | {fmt.format(peer_value)} ({peer_name}) "
+                     f"| {ratio:.2f}x | {goal_cell(metric, ratio)} |")
+        if metric == "load_throughput":  # the p99 at each side's highest-throughput setting
+            ours_p99, peer_p99 = ours[ours_name]["load_p99"], peer[peer_name]["load_p99"]
+            lines.append(f"| {clients} concurrent clients: p99 latency (ms), at those settings | {ours_p99:.1f} | "
+                         f"{peer_p99:.1f} | {ours_p99 / peer_p99:.2f}x | {goal_cell('load_p99', ours_p99 / peer_p99)} |")
+    lines += ["", "| side | threads | batch-1 p50 (ms) | batch-1 p99 (ms) | batch-32 texts/s | under load: texts/s "
+              "| under load: p99 (ms) |", "|---|---|---|---|---|---|---|"]
+    for side, by_setting in figures.items():
+        for name, f in by_setting.items():
+            load = (f"{f['load_throughput']:.1f} | {f['load_p99']:.1f}" if "load_throughput" in f else "- | -")
+            lines.append(f"| {side} | {name} | {f['p50']:.1f} | {f['p99']:.1f} | {f['throughput']:.1f} | {load} |")
     return lines
 
 
@@ -95,25 +140,54 @@ def main(argv=None) -> None:
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients of the load run")
+    parser.add_argument("--load-seconds", type=float, default=20, help="length of each load run (<= 60)")
+    parser.add_argument("--rounds", type=int, default=3, help="every setting this many times, in turn")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md as it is")
     args = parser.parse_args(argv)
-
-    import tensorflow as tf
-
-    threads = os.cpu_count()
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    texts = sample_texts(args.requests, args.batches, args.batch_size, args.seed)
     try:
-        ours = measure_ours(args.model, texts, args.warmup)
+        model_dir = predict.resolve_model_dir(args.model)
     except predict.PredictError as e:
         sys.exit(f"error: {e}")
-    peer = measure_peer(args.checkpoint or defaults.default_checkpoint_dir(), texts, ours["num_classes"],
-                        args.warmup, threads)
-    print(f"machine: {timing.machine()}")
-    print(f"ours: {ours['versions']}, model {ours['model_dir']}; peer: {peer['versions'] if peer else 'not installed'}")
-    print(f"{args.requests} single-text requests after {args.warmup} warm-up; {args.batches} batches of "
-          f"{args.batch_size}; {threads} CPU threads each; texts sampled from the corpus (seed {args.seed})")
-    print("\n".join(table(ours, peer, args.batch_size)))
+    has_peer = os.path.exists(PEER_PYTHON)
+    num_classes = len(model.read_hyperparameters(model_dir)["class_names"])
+    texts = sample_texts(args.requests, args.batches, args.batch_size, args.seed)
+    runs = settings(has_peer)
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        json.dump(texts, f)
+        f.flush()
+        common = {"ours": ["--model", model_dir, "--texts", f.name, "--warmup", str(args.warmup)],
+                  "peer": ["--checkpoint", args.checkpoint or defaults.default_checkpoint_dir(), "--texts", f.name,
+                           "--warmup", str(args.warmup), "--num-classes", str(num_classes),
+                           "--max-seq-length", str(configs.PipelineConfig.max_seq_length)]}
+        load = ["--load-seconds", str(args.load_seconds), "--clients", str(args.clients)]
+        measured: Dict[Tuple[str, str], List[Dict]] = {}
+        versions = {}
+        for _ in range(args.rounds):
+            for side, name, script_args, with_load in runs:
+                result = measure(side, script_args, common[side], load if with_load else [])
+                measured.setdefault((side, name), []).append(summarize(result))
+                versions[side] = result["versions"]
+    figures: Dict[str, Dict[str, Dict[str, float]]] = {}
+    for (side, name), rounds in measured.items():
+        figures.setdefault(side, {})[name] = medians(rounds)
+    intra, inter = server_settings.thread_settings()
+    batching = server_settings.batching_parameters()
+    lines = [f"machine: {timing.machine()}",
+             f"ours: {versions['ours']}, {os.path.relpath(model_dir, configs.PROJECT_DIR)}; "
+             f"peer: {versions.get('peer', 'not installed (make peer)')}",
+             f"serving config: intra-op {intra}, inter-op {inter} threads; batching: max_batch_size "
+             f"{batching.max_batch_size.value}, batch_timeout_micros {batching.batch_timeout_micros.value}, "
+             f"num_batch_threads {batching.num_batch_threads.value}",
+             f"{args.requests} single-text requests after {args.warmup} warm-up; {args.batches} batches of "
+             f"{args.batch_size}; {args.clients} clients for {args.load_seconds:.0f} s; texts sampled from the "
+             f"corpus (seed {args.seed}); medians of {args.rounds} rounds",
+             *table(figures, args.batch_size, args.clients)]
+    print("\n".join(lines))
+    if not args.no_write:
+        results_file.write_block(COMMAND, f"Measured by `{COMMAND}` at commit {results_file.commit()} on "
+                                 f"{time.strftime('%Y-%m-%d')}.", lines)
 
 
 if __name__ == "__main__":

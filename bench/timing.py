@@ -2,6 +2,7 @@
 import os
 import platform
 import resource
+import threading
 import time
 from typing import Callable, Dict, List, Sequence, Tuple
 
@@ -16,6 +17,15 @@ def machine() -> str:
 def peak_rss_mb() -> float:
     """This process's peak resident memory (Linux reports kilobytes)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """numpy's default (linear) percentile, in plain Python."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def time_classifier(classify: Callable[[Sequence[str]], object], texts: Dict[str, List], warmup: int) -> Dict:
@@ -33,6 +43,37 @@ def time_classifier(classify: Callable[[Sequence[str]], object], texts: Dict[str
         classify(batch)
     return {"latencies_ms": latencies, "batch_texts": sum(map(len, texts["batches"])),
             "batch_seconds": time.perf_counter() - start}
+
+
+def time_concurrent(classify: Callable[[Sequence[str]], object], texts: List[str], clients: int,
+                    seconds: float) -> Dict:
+    """`clients` threads, each sending one text at a time back to back for `seconds`, as that many users of a
+    server would; the latency of every request (ms) and the requests completed."""
+    deadline = time.perf_counter() + seconds
+    latencies: List[List[float]] = [[] for _ in range(clients)]
+    errors: List[BaseException] = []
+
+    def client(i: int) -> None:
+        n = i
+        try:
+            while time.perf_counter() < deadline:
+                start = time.perf_counter()
+                classify([texts[n % len(texts)]])
+                latencies[i].append((time.perf_counter() - start) * 1000)
+                n += clients
+        except BaseException as e:  # noqa: BLE001  (re-raised below, in the caller's thread)
+            errors.append(e)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    every = [latency for client_latencies in latencies for latency in client_latencies]
+    return {"latencies_ms": every, "requests": len(every), "seconds": time.perf_counter() - start}
 
 
 def training_result(start: float, step_ends: List[float], counts: List[Tuple[int, int, int]], batch_size: int,

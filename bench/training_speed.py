@@ -65,6 +65,21 @@ class _StepClock(tf_keras.callbacks.Callback):
             self.ends.append(time.perf_counter())
 
 
+class _Profile(tf_keras.callbacks.Callback):
+    """A TensorBoard profile (tf.profiler) of the timed steps, after the warm-up's retracing."""
+
+    def __init__(self, warmup: int, logdir: str):
+        super().__init__()
+        self.warmup, self.logdir = warmup, logdir
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch + 1 == self.warmup:
+            tf.profiler.experimental.start(self.logdir)
+
+    def on_train_end(self, logs=None):
+        tf.profiler.experimental.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", required=True)
@@ -78,6 +93,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, required=True, help="steps before the clock starts")
     parser.add_argument("--threads", type=int, required=True)
     parser.add_argument("--window", type=int, required=True, help="steps per timing window")
+    parser.add_argument("--profile-dir", help="also write a TensorBoard profile of the timed steps here")
     args = parser.parse_args()
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     config = configs.PipelineConfig()
@@ -93,8 +109,9 @@ def main() -> None:
     classifier = model.load_classifier(args.checkpoint, num_classes)
     trainable = trainer.compile_for_training(classifier, hp, total, jit_compile=args.jit_compile,
                                              dense_embedding_update=not args.sparse_embedding_update)
-    clock = _StepClock(args.warmup)
-    trainable.fit(dataset, epochs=1, steps_per_epoch=total, callbacks=[clock], verbose=0)
+    callbacks = [_StepClock(args.warmup)] + ([_Profile(args.warmup, args.profile_dir)] if args.profile_dir else [])
+    trainable.fit(dataset, epochs=1, steps_per_epoch=total, callbacks=callbacks, verbose=0)
+    clock = callbacks[0]
     counts = token_counts(dataset, args.warmup, args.steps)
     print(json.dumps({**timing.training_result(clock.start, clock.ends, counts, config.batch_size, clock.losses,
                                                args.window),

@@ -15,13 +15,14 @@ from typing import Any, Dict, Sequence  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
 
+from components import encoder  # noqa: E402
+from components.encoder import HEAD_LAYER  # noqa: E402
 from preprocessing import features  # noqa: E402
 
 WEIGHT_FILES = ("model.safetensors", "tf_model.h5")  # never pickles: no pytorch_model.bin
 # How the model was made (class names, training settings, the model it started from), in assets.extra/:
 # TF Serving ignores that directory's other files.
 HYPERPARAMETERS = os.path.join("assets.extra", "hyperparameters.json")
-HEAD_LAYER = "classifier"  # the dense head: its columns follow the class order
 
 
 def write_hyperparameters(model_dir: str, values: Dict[str, Any]) -> None:
@@ -115,17 +116,14 @@ class TrainingModel(tf_keras.Model):
 
 
 class ExportModule(tf.Module):
-    """What the SavedModel holds: the transform graph (tokenizer included) and the classifier."""
+    """What the SavedModel holds: the transform graph (tokenizer included) and the classifier's forward pass
+    (components/encoder.py: the trained weights in a graph laid out for CPU serving)."""
 
     def __init__(self, classifier: tf_keras.Model, tft_layer, class_names: Sequence[str],
                  raw_feature_spec: Dict[str, tf.io.FixedLenFeature], text_column: str, label_column: str,
-                 sub_batch_size: int):
+                 sub_batch_size: int, encoder_branches: int):
         super().__init__()
-        # The classifier's variables are tracked, not the Keras model itself: saving a tracked Keras model
-        # also traces and writes every layer's call functions, which no loader of this model uses (it
-        # took about 45 s of each export).
-        self.classifier_variables = list(classifier.variables)
-        self._classify = lambda inputs: classifier(inputs, training=False)
+        self.encoder = encoder.ServingEncoder(classifier, encoder_branches)
         self.tft_layer = tft_layer  # tracked: its tables and vocab.txt asset go into the SavedModel
         self._class_names = tf.constant(list(class_names))
         self._num_classes = len(class_names)
@@ -134,30 +132,40 @@ class ExportModule(tf.Module):
         self._serving_feature_spec = {k: v for k, v in raw_feature_spec.items() if k != label_column}
         self._text_column = text_column
 
-    def _logits_by_length(self, transformed: Dict[str, tf.Tensor]) -> tf.Tensor:
-        """The classifier over the request sorted by length, in sub-batches each cut to its own longest text.
+    def _classify(self, inputs: Dict[str, tf.Tensor]) -> tf.Tensor:
+        inputs = trim_padding(inputs)
+        return self.encoder.logits(*(inputs[name] for name in features.MODEL_INPUTS))
+
+    def _logits(self, transformed: Dict[str, tf.Tensor]) -> tf.Tensor:
+        """A request of up to sub_batch_size texts goes straight through (no sorting work at batch 1); a larger
+        one is sorted by length into sub-batches, each cut to its own longest text.
 
         A request's texts are padded to its longest one; sorted sub-batches compute on little padding
-        (1.7x the throughput at batch 32 on tweets). Core ops only (While, TensorList): stock TF Serving
-        runs it. The answer does not depend on the order: each text is masked to its own length.
+        (1.7x the throughput at batch 32 on tweets), and TensorFlow runs independent iterations of the loop
+        on separate inter-op threads. Core ops only (While, TensorList): stock TF Serving runs it. The answer
+        does not depend on the order: each text is masked to its own length.
         """
-        lengths = tf.reduce_sum(tf.cast(transformed[features.ATTENTION_MASK], tf.int32), axis=1)
-        order = tf.argsort(lengths)
-        by_length = {name: tf.gather(transformed[name], order) for name in features.MODEL_INPUTS}
         size = self._sub_batch_size
-        count = (tf.shape(order)[0] + size - 1) // size
-        logits = tf.TensorArray(tf.float32, size=count, infer_shape=False,
-                                element_shape=tf.TensorShape([None, self._num_classes]))
+        lengths = tf.reduce_sum(tf.cast(transformed[features.ATTENTION_MASK], tf.int32), axis=1)
 
-        def classify_sub_batch(i, logits):
-            sub_batch = {name: values[i * size:(i + 1) * size] for name, values in by_length.items()}
-            return i + 1, logits.write(i, self._classify(trim_padding(sub_batch)))
+        def by_length():
+            order = tf.argsort(lengths)
+            sorted_inputs = {name: tf.gather(transformed[name], order) for name in features.MODEL_INPUTS}
+            count = (tf.shape(order)[0] + size - 1) // size
+            logits = tf.TensorArray(tf.float32, size=count, infer_shape=False,
+                                    element_shape=tf.TensorShape([None, self._num_classes]))
 
-        _, logits = tf.while_loop(lambda i, _: i < count, classify_sub_batch, [tf.constant(0), logits])
-        return tf.gather(logits.concat(), tf.argsort(order))  # back to the request's order
+            def classify_sub_batch(i, logits):
+                sub_batch = {name: values[i * size:(i + 1) * size] for name, values in sorted_inputs.items()}
+                return i + 1, logits.write(i, self._classify(sub_batch))
+
+            _, logits = tf.while_loop(lambda i, _: i < count, classify_sub_batch, [tf.constant(0), logits])
+            return tf.gather(logits.concat(), tf.argsort(order))  # back to the request's order
+
+        return tf.cond(tf.size(lengths) <= size, lambda: self._classify(transformed), by_length)
 
     def _predict(self, raw_features: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
-        logits = self._logits_by_length(self.tft_layer(raw_features))
+        logits = self._logits(self.tft_layer(raw_features))
         probabilities = tf.nn.softmax(logits, axis=-1)
         class_id = tf.argmax(probabilities, axis=-1)
         return {"probabilities": probabilities, "label": tf.gather(self._class_names, class_id),

@@ -99,6 +99,21 @@ def _card_facts(input_dict: Dict[str, List[types.Artifact]], model_path: str, mo
         settings["intended_use"], settings["label_column"])
 
 
+def _label(model_root: str, serving_path: str, settings: Dict[str, Any]) -> None:
+    """Rewrites models.config; says so when the new version waits, unlabeled, for the server to load it."""
+    serving_dir = os.path.dirname(model_root)
+    path = model_server_config.update(serving_dir, os.path.basename(model_root), settings["serving_server"],
+                                      settings["serving_server_wait_seconds"])
+    config = model_server_config.read(path)
+    logging.info("models.config labels: %s", model_server_config.labels(config))
+    if int(os.path.basename(serving_path)) in model_server_config.unlabeled_versions(serving_dir, config):
+        logging.warning("Version %s carries no label until TF Serving has loaded it (%s): then `make canary` "
+                        "labels it canary and `make promote` makes it stable",
+                        os.path.basename(serving_path),
+                        f"not AVAILABLE at {settings['serving_server']} in time" if settings["serving_server"]
+                        else "no --serving-server to ask")
+
+
 class Executor(pusher_executor.Executor):
     def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
            exec_properties: Dict[str, Any]) -> None:
@@ -121,7 +136,7 @@ class Executor(pusher_executor.Executor):
             model_card.write(staging, _card_facts(input_dict, model_path, model_root, version, settings))
 
         serving_path = push_atomically(model_path, model_root, prepare)
-        model_server_config.update(os.path.dirname(model_root), os.path.basename(model_root))
+        _label(model_root, serving_path, settings)
         io_utils.copy_dir(serving_path, model_push.uri)  # the archive copy TFX's Pusher keeps
         self._MarkPushed(model_push, pushed_destination=serving_path,
                          pushed_version=os.path.basename(serving_path))
@@ -145,12 +160,13 @@ class ServingPusher(base_component.BaseComponent):
 
     def __init__(self, model: types.BaseChannel, model_blessing: types.BaseChannel, examples: types.BaseChannel,
                  model_evaluation: types.BaseChannel, statistics: types.BaseChannel, serving_model_root: str,
-                 text_column: str, label_column: str, warmup_texts: int, intended_use: str):
+                 settings: Dict[str, Any]):
+        """settings: text_column, label_column, warmup_texts, intended_use, serving_server and
+        serving_server_wait_seconds (pipeline/configs.py, pusher_config)."""
         super().__init__(spec=ServingPusherSpec(
             model=model, model_blessing=model_blessing, examples=examples, model_evaluation=model_evaluation,
             statistics=statistics,
             push_destination=pusher_pb2.PushDestination(
                 filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=serving_model_root)),
-            custom_config=json.dumps({"text_column": text_column, "label_column": label_column,
-                                      "warmup_texts": warmup_texts, "intended_use": intended_use}),
+            custom_config=json.dumps(settings),
             pushed_model=channel.Channel(type=standard_artifacts.PushedModel)))

@@ -160,7 +160,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     logging.info("Trained weights: sha256 %s", weights)
     export = model.ExportModule(classifier, tf_transform_output.transform_features_layer(), class_names,
                                 tf_transform_output.raw_feature_spec(), hp["text_column"],
-                                hp["label_column"], hp["serving_sub_batch_size"])
+                                hp["label_column"], hp["serving_sub_batch_size"],
+                                hp["serving_encoder_branches"])
     if not distribution.is_chief(strategy):
         # Every worker saves, so that they stay in step, but into scratch space: the model is the chief's.
         # TFX then checks that the model exists, so a worker returns once the chief has written it.

@@ -9,13 +9,13 @@ LatestArtifact and LatestBlessedModel only), while a path reads the same everywh
 Which model a training started from is recorded in the new model's hyperparameters.json.
 """
 import os
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import tensorflow as tf
 import tf_keras
 from absl import logging
 
-from components import model
+from components import encoder, model
 from serving import model_server_config
 
 
@@ -31,6 +31,15 @@ def _class_order(base_classes: List[str], class_names: List[str]) -> Tuple[Optio
     return [base_classes.index(name) for name in class_names], ""
 
 
+def _saved_weights(model_dir: str) -> Dict[str, tf.Tensor]:
+    """The pushed model's classifier weights by name. Models exported before the serving encoder kept the
+    Keras variables themselves (`classifier_variables`): still read, so a schedule carries on across the upgrade."""
+    saved = tf.saved_model.load(model_dir)
+    if hasattr(saved, "encoder"):
+        return saved.encoder.classifier_weights()
+    return encoder.keras_weights(saved.classifier_variables)
+
+
 def restore(classifier: tf_keras.Model, class_names: List[str], serving_root: str) -> Optional[str]:
     """Loads the newest served model's weights into `classifier` (built from the checkpoint, under the
     training strategy's scope); returns that model's directory, or None when training starts cold."""
@@ -40,15 +49,17 @@ def restore(classifier: tf_keras.Model, class_names: List[str], serving_root: st
                      else f"no model under {serving_root} yet")
         return None
     order, mismatch = _class_order(model.read_hyperparameters(base)["class_names"], class_names)
-    saved = tf.saved_model.load(base).classifier_variables
-    if order is not None and [v.shape for v in saved] != [v.shape for v in classifier.variables]:
-        mismatch = "its weights have other shapes (another checkpoint)"
+    saved = _saved_weights(base)
+    targets = encoder.keras_weights(classifier.variables)
+    if order is not None and {name: v.shape for name, v in saved.items()} != {
+            name: v.shape for name, v in targets.items()}:
+        mismatch = "its weights have other names or shapes (another checkpoint)"
     if mismatch:
         logging.warning("Cold start from the checkpoint, not from %s: %s", base, mismatch)
         return None
     head = {id(weight) for weight in classifier.get_layer(model.HEAD_LAYER).weights}
-    for target, source in zip(classifier.variables, saved):
-        value = tf.convert_to_tensor(source)
+    for name, target in targets.items():
+        value = tf.convert_to_tensor(saved[name])
         target.assign(tf.gather(value, order, axis=-1) if id(target) in head else value)
     logging.info("Warm start from %s (the model serving now)", base)
     return base

@@ -179,7 +179,8 @@ def _main(args: argparse.Namespace, runner: str) -> int:
     for line in report.lines():
         print(line)
     _write_report(config, report.run_id, started, "succeeded")
-    print(f"TensorBoard: make tensorboard (tensorboard --logdir {config.pipeline_root}/Trainer/model_run)")
+    print(f"TensorBoard: make tensorboard (the Trainer's logs under {config.pipeline_root}/Trainer/model_run; "
+          "`make profile` adds profiles of serving and training)")
     return 0
 
 

@@ -102,13 +102,23 @@ class PipelineConfig:
     accuracy_floor: float = 0.5
     regression_tolerance: float = 0.01
 
-    # Serving: texts from the eval split that TF Serving replays at load time (assets.extra), and the
-    # sub-batch the exported model sorts a request into by length (components/model.py).
+    # Serving: texts from the eval split that TF Serving replays at load time (assets.extra), the
+    # sub-batch the exported model sorts a request into by length (components/model.py), and the number of
+    # independent branches each layer of the exported encoder is split into (components/encoder.py): TF
+    # Serving's inter-op threads run them on separate cores, so set it to the serving machine's cores (it is
+    # reduced to its greatest common divisor with the attention heads).
     warmup_texts: int = 8
     # The model card's "Intended use" (reports/model_card.py); say what your model is for.
     intended_use: str = ("Sentiment of short English social-media posts (negative, neutral, positive), for "
                          "aggregate analysis such as trends over many posts, with people reviewing decisions.")
     serving_sub_batch_size: int = 8
+    serving_encoder_branches: int = 2
+    # TF Serving's REST address (e.g. http://127.0.0.1:8501), if a server polls the serving directory: the
+    # Pusher then waits up to serving_server_wait_seconds for it to load a new version and labels that
+    # version `canary`. Without it a new version is written unlabeled: `make canary` labels it once loaded
+    # (TF Serving moves a label in use only to a version it has loaded; serving/model_server_config.py).
+    serving_server: str = ""
+    serving_server_wait_seconds: int = 300
 
     enable_cache: bool = True
 
@@ -200,6 +210,11 @@ class PipelineConfig:
             "code_version": source_fingerprint("preprocessing"),
         }
 
+    def pusher_config(self) -> Dict[str, Any]:
+        return {"text_column": self.text_column, "label_column": self.label_column, "warmup_texts": self.warmup_texts,
+                "intended_use": self.intended_use, "serving_server": self.serving_server,
+                "serving_server_wait_seconds": self.serving_server_wait_seconds}
+
     def trainer_config(self) -> Dict[str, Any]:
         return {
             "checkpoint_dir": self.checkpoint,
@@ -222,6 +237,7 @@ class PipelineConfig:
             "backup_every_steps": self.backup_every_steps,
             "log_every_steps": self.log_every_steps,
             "serving_sub_batch_size": self.serving_sub_batch_size,
+            "serving_encoder_branches": self.serving_encoder_branches,
             "strategy": self.strategy,
             "cpu_devices": self.cpu_devices,
             "warm_start_root": self.serving_model_root if self.warm_start else "",
@@ -242,6 +258,8 @@ def check_training_options(config: PipelineConfig) -> None:
                          f"{', '.join(LORA_TARGETS)}")
     if not 0 <= config.lora_dropout < 1:
         raise ValueError(f"--lora-dropout {config.lora_dropout}: must be in [0, 1)")
+    if config.serving_sub_batch_size < 1 or config.serving_encoder_branches < 1:
+        raise ValueError("--serving-sub-batch-size and --serving-encoder-branches must be 1 or more")
     if config.gradient_accumulation_steps < 1:
         raise ValueError(f"--gradient-accumulation-steps {config.gradient_accumulation_steps}: must be 1 or more")
 

@@ -14,6 +14,7 @@ import os
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 from components.csv_example_gen import BYTE_ORDER_MARK, read_header, span_patterns
+from components import encoder
 from components.model import WEIGHT_FILES
 from pipeline import configs
 _OTHER_DELIMITERS = (";", "\t", "|")
@@ -34,7 +35,13 @@ def check_checkpoint(checkpoint_dir: str) -> None:
         raise InputError(f"checkpoint {checkpoint_dir} has no weights ({' or '.join(WEIGHT_FILES)}); a pickled "
                          "pytorch_model.bin is not loaded: save the model with safetensors")
     with open(os.path.join(checkpoint_dir, "config.json")) as f:
-        vocab_size = json.load(f).get("vocab_size")
+        config = json.load(f)
+    try:
+        encoder.check_config(config)
+    except encoder.UnsupportedEncoderError as e:
+        raise InputError(f"checkpoint {checkpoint_dir}: {e}: use a BERT checkpoint with GELU or ReLU and absolute "
+                         "positions") from None
+    vocab_size = config.get("vocab_size")
     with open(os.path.join(checkpoint_dir, "vocab.txt"), encoding="utf-8") as f:
         vocab_lines = sum(1 for _ in f)
     if vocab_size != vocab_lines:

@@ -96,8 +96,7 @@ def create_pipeline(config: configs.PipelineConfig, project_dir: str = configs.P
         model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
         examples=example_gen.outputs["examples"], model_evaluation=evaluator.outputs["evaluation"],
         statistics=statistics_gen.outputs["statistics"], serving_model_root=config.serving_model_root,
-        text_column=config.text_column, label_column=config.label_column, warmup_texts=config.warmup_texts,
-        intended_use=config.intended_use)
+        settings=config.pusher_config())
 
     components: List = [example_gen, statistics_gen, schema_gen, example_validator, gate, *([drift] if drift else []),
                         transform, trainer, baseline_resolver, evaluator, pusher]

@@ -7,6 +7,7 @@ import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
 
 from pipeline import configs
+from serving import model_server_config
 
 RunOutputs = Dict[str, Dict[str, metadata_store_pb2.Artifact]]  # component class -> output key -> artifact
 
@@ -21,6 +22,7 @@ class RunSummary:
     executed_components: int
     span: Optional[int] = None  # for {SPAN} data: the span this run read
     started_from: Optional[str] = None  # the served model the training warm-started from, if any
+    labels: Optional[str] = None  # models.config's version labels after the push
 
     def lines(self):
         accuracy = "n/a" if self.accuracy is None else f"{self.accuracy:.4f}"
@@ -31,6 +33,8 @@ class RunSummary:
         yield f"eval accuracy: {accuracy}"
         yield f"blessed: {'yes' if self.blessed else 'no'}"
         yield f"pushed: {self.pushed_path or 'nothing (not blessed)'}"
+        if self.labels:
+            yield f"labels: {self.labels}"
 
 
 def open_store(config: configs.PipelineConfig) -> mlmd.MetadataStore:
@@ -89,6 +93,20 @@ def _started_from(model: metadata_store_pb2.Artifact) -> Optional[str]:
     return hyperparameters.get("warm_started_from")
 
 
+def serving_labels(serving_dir: str) -> Optional[str]:
+    """'stable=1, canary=2', and any loaded version no label names yet, with what to do about it."""
+    path = os.path.join(serving_dir, model_server_config.CONFIG_FILE)
+    if not os.path.exists(path):
+        return None
+    config = model_server_config.read(path)
+    text = ", ".join(f"{k}={v}" for k, v in sorted(model_server_config.labels(config).items()))
+    unlabeled = model_server_config.unlabeled_versions(serving_dir, config)
+    if unlabeled:
+        text += (f"; version {', '.join(map(str, unlabeled))} unlabeled until TF Serving has loaded it: "
+                 "then `make canary`, or pass --serving-server")
+    return text
+
+
 def summarize(config: configs.PipelineConfig, since: float = 0) -> Optional[RunSummary]:
     """The latest run, or None when no run started after `since` (seconds since the epoch)."""
     if not os.path.exists(config.metadata_path):
@@ -113,4 +131,5 @@ def summarize(config: configs.PipelineConfig, since: float = 0) -> Optional[RunS
         pushed_path=pushed.custom_properties["pushed_destination"].string_value if is_pushed else None,
         cached_components=cached, executed_components=len(executions) - cached,
         span=examples.custom_properties["span"].int_value if examples and configs.SPAN_SPEC in config.data else None,
-        started_from=_started_from(model) if model else None)
+        started_from=_started_from(model) if model else None,
+        labels=serving_labels(os.path.dirname(config.serving_model_root)) if is_pushed else None)

@@ -1,18 +1,33 @@
 """TF Serving's models.config for the pushed versions: which versions carry the `stable` and `canary` labels.
 
-The Pusher writes it after every push, from the template serving_config/models.config: the new version is
-the canary; `stable` stays where it was as long as that version is still loaded (the policy keeps the
-newest two), else it moves to the older of the two. `python -m serving.model_server_config promote`
-makes the canary stable. The file is replaced atomically, so a polling server never reads half of it.
+TF Serving's rules for labels (it re-reads the file every --model_config_file_poll_wait_seconds): a label
+may name a version the server has not loaded yet only when the label is new and the server runs with
+--allow_version_labels_for_unavailable_models (the compose file passes it: the first push labels its one
+version before the server has loaded it); a label already in use moves only to a loaded version, and a
+config that breaks this is refused, keeping the old one.
+
+So after a push, from the template serving_config/models.config:
+- with the server's address (--serving-server, its REST port), the Pusher waits until the server reports the
+  new version AVAILABLE, then labels it `canary`; `stable` stays where it was while that version is loaded;
+- without it, or if the server has not loaded the version in time, the new version is written unlabeled
+  (clients reach it by number), and the labels stay on versions the server already had; `canary` labels
+  the newest version once the server has it, `promote` makes the canary stable.
+A label whose version leaves the loaded window (the policy keeps the newest N) moves to the oldest version
+still in it. The file is replaced atomically, so a polling server never reads half of it.
 
     python -m serving.model_server_config show    [--serving-dir outputs/serving]
-    python -m serving.model_server_config promote [--serving-dir outputs/serving]
+    python -m serving.model_server_config canary  [--serving-dir ...] [--server http://127.0.0.1:8501]
+    python -m serving.model_server_config promote [--serving-dir ...] [--server http://127.0.0.1:8501]
 """
 import argparse
+import json
 import os
 import sys
+import time
+import urllib.error
+import urllib.request
 import uuid
-from typing import List, Optional
+from typing import Dict, List, Optional, Set
 
 import tensorflow as tf
 from google.protobuf import text_format
@@ -24,6 +39,10 @@ TEMPLATE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__
                         "models.config")
 CONFIG_FILE = "models.config"  # beside the model directories, in the directory mounted as /models
 STABLE, CANARY = "stable", "canary"
+
+
+class LabelError(RuntimeError):
+    """A label cannot move where it was asked to: one line for the user."""
 
 
 def read(path: str) -> model_server_config_pb2.ModelServerConfig:
@@ -38,6 +57,25 @@ def versions(model_root: str) -> List[int]:
     return sorted(int(name.rstrip("/")) for name in tf.io.gfile.listdir(model_root) if name.rstrip("/").isdigit())
 
 
+def available_versions(server: str, model_name: str) -> Set[int]:
+    """The versions TF Serving reports AVAILABLE (its REST model status API), or none if it cannot be reached."""
+    try:
+        with urllib.request.urlopen(f"{server.rstrip('/')}/v1/models/{model_name}", timeout=5) as response:
+            status = json.load(response)
+    except (urllib.error.URLError, OSError, ValueError):
+        return set()
+    return {int(v["version"]) for v in status.get("model_version_status", []) if v.get("state") == "AVAILABLE"}
+
+
+def wait_until_available(server: str, model_name: str, version: int, seconds: float) -> Set[int]:
+    deadline = time.monotonic() + seconds
+    while True:
+        available = available_versions(server, model_name)
+        if version in available or time.monotonic() >= deadline:
+            return available
+        time.sleep(1)
+
+
 def _entry(config: model_server_config_pb2.ModelServerConfig, model_name: str):
     entries = config.model_config_list.config
     if len(entries) != 1:
@@ -48,29 +86,44 @@ def _entry(config: model_server_config_pb2.ModelServerConfig, model_name: str):
     return entry
 
 
-def render(serving_dir: str, model_name: str, template: str = TEMPLATE) -> model_server_config_pb2.ModelServerConfig:
-    """The config for what is under serving_dir/model_name now, keeping the current stable label if loaded."""
+def _current_labels(serving_dir: str) -> Dict[str, int]:
+    path = os.path.join(serving_dir, CONFIG_FILE)
+    if not tf.io.gfile.exists(path):
+        return {}
+    entries = read(path).model_config_list.config
+    return dict(entries[0].version_labels) if entries else {}
+
+
+def _window(entry, pushed: List[int]) -> List[int]:
+    """The versions the server keeps loaded under the entry's version policy."""
+    policy = entry.model_version_policy
+    return pushed[-policy.latest.num_versions:] if policy.HasField("latest") else pushed
+
+
+def render(serving_dir: str, model_name: str, available: Optional[Set[int]] = None,
+           template: str = TEMPLATE) -> model_server_config_pb2.ModelServerConfig:
+    """The config for the versions under serving_dir/model_name now. `available`: the versions the server
+    reports loaded; None when unknown, and then the versions pushed before the newest, and any version
+    already labelled, count as loaded."""
     pushed = versions(os.path.join(serving_dir, model_name))
     if not pushed:
         raise ValueError(f"no version under {os.path.join(serving_dir, model_name)}: nothing to serve")
     config = read(template)
     entry = _entry(config, model_name)
-    loaded = pushed[-entry.model_version_policy.latest.num_versions:] if entry.model_version_policy.HasField(
-        "latest") else pushed
-    stable = _current_label(serving_dir, STABLE)
-    if stable not in loaded:
-        stable = loaded[-2] if len(loaded) > 1 else loaded[-1]
-    entry.version_labels[STABLE] = stable
-    entry.version_labels[CANARY] = pushed[-1]
+    current = _current_labels(serving_dir)
+    newest = pushed[-1]
+    if not current:  # new labels may name a version the server is still loading (the compose flag)
+        entry.version_labels.update({STABLE: newest, CANARY: newest})
+        return config
+    window = _window(entry, pushed)
+    loaded = [v for v in window if (v in available if available is not None
+                                    else v != newest or v in current.values())]
+    for label in (STABLE, CANARY):
+        version = current.get(label)
+        entry.version_labels[label] = version if version in loaded else (loaded[0] if loaded else newest)
+    if newest in loaded and available is not None:
+        entry.version_labels[CANARY] = newest
     return config
-
-
-def _current_label(serving_dir: str, label: str) -> Optional[int]:
-    path = os.path.join(serving_dir, CONFIG_FILE)
-    if not tf.io.gfile.exists(path):
-        return None
-    entries = read(path).model_config_list.config
-    return entries[0].version_labels.get(label) if entries else None
 
 
 def write(serving_dir: str, config: model_server_config_pb2.ModelServerConfig) -> str:
@@ -82,33 +135,69 @@ def write(serving_dir: str, config: model_server_config_pb2.ModelServerConfig) -
     return path
 
 
-def update(serving_dir: str, model_name: str) -> str:
-    """Called by the Pusher after a push: rewrites serving_dir/models.config."""
-    return write(serving_dir, render(serving_dir, model_name))
+def labels(config: model_server_config_pb2.ModelServerConfig) -> Dict[str, int]:
+    return dict(config.model_config_list.config[0].version_labels)
 
 
-def promote(serving_dir: str) -> model_server_config_pb2.ModelServerConfig:
+def unlabeled_versions(serving_dir: str, config: model_server_config_pb2.ModelServerConfig) -> List[int]:
+    """Loaded versions that no label names (a new version before `canary`)."""
+    entry = config.model_config_list.config[0]
+    window = _window(entry, versions(os.path.join(serving_dir, entry.name)))
+    return sorted(set(window) - set(entry.version_labels.values()))
+
+
+def update(serving_dir: str, model_name: str, server: str = "", wait_seconds: float = 0) -> str:
+    """Called by the Pusher after a push: rewrites serving_dir/models.config; with the server's address, waits
+    up to wait_seconds for it to load the new version, so that the new version can be the canary."""
+    available = None
+    if server:
+        newest = versions(os.path.join(serving_dir, model_name))[-1]
+        available = wait_until_available(server, model_name, newest, wait_seconds)
+    return write(serving_dir, render(serving_dir, model_name, available))
+
+
+def _require_available(server: str, model_name: str, version: int) -> None:
+    if server and version not in available_versions(server, model_name):
+        raise LabelError(f"the server at {server} has not loaded version {version} of {model_name} yet: "
+                         "try again once GET /v1/models/<name> shows it AVAILABLE")
+
+
+def move_label(serving_dir: str, label: str, server: str = "") -> model_server_config_pb2.ModelServerConfig:
+    """`canary` onto the newest version, or `stable` onto the canary's; with the server's address, only onto
+    a version it has loaded."""
     config = read(os.path.join(serving_dir, CONFIG_FILE))
     entry = config.model_config_list.config[0]
-    entry.version_labels[STABLE] = entry.version_labels[CANARY]
+    version = (versions(os.path.join(serving_dir, entry.name))[-1] if label == CANARY
+               else entry.version_labels[CANARY])
+    _require_available(server, entry.name, version)
+    entry.version_labels[label] = version
     write(serving_dir, config)
     return config
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("action", choices=["show", "promote"])
+    parser.add_argument("action", choices=["show", "canary", "promote"],
+                        help="show the labels; canary: label the newest version; promote: make the canary stable")
     parser.add_argument("--serving-dir", default=os.path.dirname(configs.PipelineConfig().serving_model_root),
                         help="the directory the pipeline pushes to (mounted as /models by the compose stack)")
+    parser.add_argument("--server", default="", help="TF Serving's REST address, e.g. http://127.0.0.1:8501: "
+                        "a label moves only to a version it reports AVAILABLE")
     args = parser.parse_args(argv)
     path = os.path.join(args.serving_dir, CONFIG_FILE)
     if not tf.io.gfile.exists(path):
         print(f"error: {path} does not exist: push a model first (`make run`)", file=sys.stderr)
         return 2
-    config = promote(args.serving_dir) if args.action == "promote" else read(path)
+    try:
+        config = read(path) if args.action == "show" else move_label(
+            args.serving_dir, STABLE if args.action == "promote" else CANARY, args.server)
+    except LabelError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     for entry in config.model_config_list.config:
-        labels = ", ".join(f"{k}={v}" for k, v in sorted(entry.version_labels.items()))
-        print(f"{entry.name}: {labels} ({path})")
+        unlabeled = unlabeled_versions(args.serving_dir, config)
+        note = f"; unlabeled: {', '.join(map(str, unlabeled))}" if unlabeled else ""
+        print(f"{entry.name}: {', '.join(f'{k}={v}' for k, v in sorted(entry.version_labels.items()))}{note} ({path})")
     return 0
 
 

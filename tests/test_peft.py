@@ -9,33 +9,21 @@ import tf_keras
 
 from components import gradient_checkpointing, lora, model, trainer
 from preprocessing import features
+from tiny_bert import random_inputs, tiny_checkpoint
 
-BATCH, LENGTH, CLASSES = 8, 12, 3
+BATCH, CLASSES = 8, 3
 HP = {"learning_rate": 1e-2, "warmup_fraction": 0.0, "weight_decay": 0.01, "gradient_accumulation_steps": 1}
-
-
-def _tiny_checkpoint(directory, dropout: float) -> str:
-    from transformers import BertConfig, TFBertModel
-
-    config = BertConfig(vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=LENGTH, hidden_dropout_prob=dropout,
-                        attention_probs_dropout_prob=dropout)
-    tf_keras.utils.set_random_seed(0)
-    encoder = TFBertModel(config)
-    encoder(encoder.dummy_inputs)
-    encoder.save_pretrained(str(directory))
-    return str(directory)
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """A tiny checkpoint without dropout, where every computation here is deterministic."""
-    return _tiny_checkpoint(tmp_path_factory.mktemp("tiny"), dropout=0.0)
+    return tiny_checkpoint(tmp_path_factory.mktemp("tiny"), dropout=0.0)
 
 
 @pytest.fixture(scope="module")
 def tiny_with_dropout(tmp_path_factory):
-    return _tiny_checkpoint(tmp_path_factory.mktemp("tiny_dropout"), dropout=0.2)
+    return tiny_checkpoint(tmp_path_factory.mktemp("tiny_dropout"), dropout=0.2)
 
 
 def _classifier(checkpoint: str, seed: int = 0) -> tf_keras.Model:
@@ -45,12 +33,7 @@ def _classifier(checkpoint: str, seed: int = 0) -> tf_keras.Model:
 
 def _batch(size: int = BATCH, seed: int = 0):
     """Token ids of varied lengths, padded to LENGTH, and labels."""
-    rng = np.random.default_rng(seed)
-    lengths = rng.integers(3, LENGTH + 1, size)
-    mask = (np.arange(LENGTH)[None, :] < lengths[:, None]).astype(np.int64)
-    inputs = {features.INPUT_IDS: rng.integers(1, 64, (size, LENGTH)) * mask, features.ATTENTION_MASK: mask,
-              features.TOKEN_TYPE_IDS: np.zeros_like(mask)}
-    return inputs, rng.integers(0, CLASSES, size)
+    return random_inputs(size, seed=seed), np.random.default_rng(seed + 1).integers(0, CLASSES, size)
 
 
 def _name(variable) -> str:

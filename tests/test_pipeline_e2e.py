@@ -64,8 +64,14 @@ def test_export_is_servable_and_lean(first_run):
     assert variables < 1.2 * 90_868_376
 
 
-def test_make_tensorboard_serves_the_training_curves(first_run):
+def test_make_tensorboard_serves_the_training_curves_and_make_profiles_profiles(first_run):
+    """`make profile` on the pushed model, then `make tensorboard`: the Trainer's curves and the three profile
+    sessions, whose op statistics hold the graph's own ops (the tokenizer's, the encoder's matmuls)."""
     outputs, _ = first_run
+    profiled = subprocess.run(["make", "--no-print-directory", "profile", f"OUTPUTS={outputs}"],
+                              cwd=configs.PROJECT_DIR, capture_output=True, text=True, timeout=900,
+                              env={**os.environ, "PROFILE_ARGS": "--training-warmup 3"})
+    assert profiled.returncode == 0, profiled.stderr[-3000:]
     with socket.socket() as probe:  # a free port
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -86,6 +92,12 @@ def test_make_tensorboard_serves_the_training_curves(first_run):
         tags = json.load(urllib.request.urlopen(
             f"http://127.0.0.1:{port}/data/plugin/scalars/tags?run={urllib.parse.quote(train)}", timeout=10))
         assert {"batch_loss", "epoch_loss", "epoch_accuracy"} <= set(tags[train])
+        profiles = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/data/plugin/profile/runs", timeout=10))
+        assert set(profiles) == {"serving_batch1", "serving_batch32", "training_step"}
+        query = f"http://127.0.0.1:{port}/data/plugin/profile/{{}}?run=serving_batch1&tag=framework_op_stats^"
+        (host,) = json.load(urllib.request.urlopen(query.format("hosts"), timeout=60))
+        ops = urllib.request.urlopen(query.format("data") + f"&host={host}", timeout=60).read().decode()
+        assert "WordpieceTokenizeWithOffsets" in ops and "MatMul" in ops
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait()

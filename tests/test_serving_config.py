@@ -3,9 +3,11 @@
 Docker does not run on these machines, so the compose stack is checked structurally: images, mounts,
 ports, flags, and that what one service points at is what another serves.
 """
+import http.server
 import json
 import os
 import re
+import threading
 
 import pytest
 import yaml
@@ -13,15 +15,15 @@ from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
 from components import serving_ops
-from serving import model_server_config
-import serving_protos
+from pipeline import configs
+from serving import config_protos, model_server_config, server_settings
 
 CONFIG_DIR = os.path.dirname(model_server_config.TEMPLATE)
 PROTO_FILES = {
     "models.config": model_server_config_pb2.ModelServerConfig,
-    "batching_parameters.txt": serving_protos.session_bundle_config_pb2.BatchingParameters,
-    "batching_parameters_gpu.txt": serving_protos.session_bundle_config_pb2.BatchingParameters,
-    "monitoring.config": serving_protos.monitoring_config_pb2.MonitoringConfig,
+    "batching_parameters.txt": config_protos.session_bundle_config_pb2.BatchingParameters,
+    "batching_parameters_gpu.txt": config_protos.session_bundle_config_pb2.BatchingParameters,
+    "monitoring.config": config_protos.monitoring_config_pb2.MonitoringConfig,
 }
 OTHER_FILES = {"tf_serving_text_ops.txt", "docker-compose.yml", "prometheus.yml",
                "grafana/provisioning/datasources/prometheus.yml",
@@ -52,7 +54,7 @@ def test_a_broken_config_is_rejected(tmp_path):
     broken = open(os.path.join(CONFIG_DIR, "batching_parameters.txt")).read().replace("max_batch_size",
                                                                                       "max_batch_sise")
     with pytest.raises(text_format.ParseError, match="max_batch_sise"):
-        text_format.Parse(broken, serving_protos.session_bundle_config_pb2.BatchingParameters())
+        text_format.Parse(broken, config_protos.session_bundle_config_pb2.BatchingParameters())
 
 
 def test_models_config_keeps_two_versions_with_stable_and_canary_labels():
@@ -88,9 +90,11 @@ def test_compose_serves_the_pushed_models_with_a_tf_text_that_has_every_op():
     low, high = (int(supported[1]), int(supported[2])), (int(supported[3]), int(supported[4]))
     assert server["image"].startswith("tensorflow/serving:")
     assert low <= tuple(int(p) for p in tag.split(".")[:2]) <= high
-    flags = dict(flag.lstrip("-").split("=", 1) for flag in server["command"])
+    flags = server_settings.tf_serving_flags()
     assert flags["model_config_file"] == "/models/" + model_server_config.CONFIG_FILE
     assert flags["enable_model_warmup"] == "true" and flags["enable_batching"] == "true"
+    # The first push labels a version before the server has loaded it: without this flag it refuses to start.
+    assert flags["allow_version_labels_for_unavailable_models"] == "true"
     mounts = {target: source for source, target in volumes(server).items()}
     assert mounts["/models"] == "${SERVING_ROOT:-../outputs/serving}"
     for flag in ("batching_parameters_file", "monitoring_config_file"):
@@ -137,9 +141,9 @@ def test_grafana_dashboard_shows_rate_latency_percentiles_and_errors():
     assert volumes(compose()["grafana"])["./grafana/dashboards"] == provider["options"]["path"]
 
 
-def push(serving_dir, model_name, version):
+def push(serving_dir, model_name, version, server="", wait_seconds=0):
     os.makedirs(os.path.join(serving_dir, model_name, str(version)))
-    return model_server_config.update(str(serving_dir), model_name)
+    return model_server_config.update(str(serving_dir), model_name, server, wait_seconds)
 
 
 def labels(path):
@@ -147,17 +151,85 @@ def labels(path):
     return dict(entry.version_labels), entry
 
 
-def test_pushes_move_the_canary_and_promotion_moves_stable(tmp_path):
+def unlabeled(serving_dir, path):
+    return model_server_config.unlabeled_versions(str(serving_dir), model_server_config.read(path))
+
+
+def test_without_a_server_a_new_version_waits_unlabeled_and_labels_stay_on_loaded_versions(tmp_path):
+    """TF Serving moves a label in use only to a version it has loaded: with nothing to ask, only versions
+    pushed before (which it has had time to load) carry labels; `canary` labels the newest when told."""
     path = push(tmp_path, "reviews", 100)
     first, entry = labels(path)
-    assert first == {"stable": 100, "canary": 100}
+    assert first == {"stable": 100, "canary": 100}  # new labels: allowed before the load (the compose flag)
     assert (entry.name, entry.base_path) == ("reviews", "/models/reviews")
-    assert labels(push(tmp_path, "reviews", 200))[0] == {"stable": 100, "canary": 200}
-    model_server_config.promote(str(tmp_path))
+    assert labels(push(tmp_path, "reviews", 200))[0] == {"stable": 100, "canary": 100}
+    assert unlabeled(tmp_path, path) == [200]
+    model_server_config.move_label(str(tmp_path), model_server_config.CANARY)
+    assert labels(path)[0] == {"stable": 100, "canary": 200}
+    model_server_config.move_label(str(tmp_path), model_server_config.STABLE)
     assert labels(path)[0] == {"stable": 200, "canary": 200}
-    assert labels(push(tmp_path, "reviews", 300))[0] == {"stable": 200, "canary": 300}
-    # Version 200 is no longer among the two loaded when 400 arrives: stable moves to the older loaded one.
-    assert labels(push(tmp_path, "reviews", 400))[0] == {"stable": 300, "canary": 400}
+    assert labels(push(tmp_path, "reviews", 300))[0] == {"stable": 200, "canary": 200}
+    # 200 leaves the two loaded versions when 400 arrives: both labels move to 300, which the server has.
+    assert labels(push(tmp_path, "reviews", 400))[0] == {"stable": 300, "canary": 300}
+    assert unlabeled(tmp_path, path) == [400]
     os.makedirs(tmp_path / "reviews" / ".staging-500-abc")  # a push in progress is not a version
-    assert labels(model_server_config.update(str(tmp_path), "reviews"))[0] == {"stable": 300, "canary": 400}
+    assert labels(model_server_config.update(str(tmp_path), "reviews"))[0] == {"stable": 300, "canary": 300}
     assert not [f for f in os.listdir(tmp_path) if f.startswith(".models.config")]  # no temp file left
+
+
+class _ModelStatus(http.server.BaseHTTPRequestHandler):
+    """A stand-in for TF Serving's REST model status API: GET /v1/models/<name> with the versions in
+    `available` AVAILABLE and the others LOADING."""
+
+    available = set()
+    loading = set()
+
+    def do_GET(self):  # noqa: N802
+        status = [{"version": str(v), "state": "AVAILABLE", "status": {"error_code": "OK"}} for v in self.available]
+        status += [{"version": str(v), "state": "LOADING", "status": {"error_code": "OK"}} for v in self.loading]
+        body = json.dumps({"model_version_status": status}).encode()
+        self.send_response(200 if self.path == "/v1/models/reviews" else 404)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def model_server():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ModelStatus)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", _ModelStatus
+    server.shutdown()
+
+
+def test_with_a_server_labels_move_only_to_versions_it_reports_available(tmp_path, model_server, capsys):
+    url, status = model_server
+    status.available, status.loading = {100}, set()
+    path = push(tmp_path, "reviews", 100, url)
+    status.loading = {200}  # the server is still loading the new version when the wait ends
+    assert labels(push(tmp_path, "reviews", 200, url, wait_seconds=1))[0] == {"stable": 100, "canary": 100}
+    assert model_server_config.main(["canary", "--serving-dir", str(tmp_path), "--server", url]) == 1
+    assert "has not loaded version 200" in capsys.readouterr().err
+    assert labels(path)[0] == {"stable": 100, "canary": 100}
+
+    status.available, status.loading = {100, 200}, set()  # loaded: the label moves
+    assert model_server_config.main(["canary", "--serving-dir", str(tmp_path), "--server", url]) == 0
+    assert labels(path)[0] == {"stable": 100, "canary": 200}
+    status.available, status.loading = {100, 200}, {300}
+    threading.Timer(1.5, lambda: setattr(status, "available", {200, 300})).start()  # loaded during the wait
+    assert labels(push(tmp_path, "reviews", 300, url, wait_seconds=30))[0] == {"stable": 200, "canary": 300}
+    assert model_server_config.main(["promote", "--serving-dir", str(tmp_path), "--server", url]) == 0
+    assert labels(path)[0] == {"stable": 300, "canary": 300}
+
+
+def test_the_serving_benchmark_ran_with_the_threads_and_batching_the_compose_file_gives_tf_serving():
+    """bench/RESULTS.md's `make bench-serving` block names the settings ours ran with: after a change to the
+    compose file or batching_parameters.txt, this fails until the benchmark is measured again."""
+    results = open(os.path.join(configs.PROJECT_DIR, "bench", "RESULTS.md")).read()
+    (measured,) = re.findall(r"serving config: intra-op (\d+), inter-op (\d+) threads; batching: max_batch_size "
+                             r"(\d+), batch_timeout_micros (\d+), num_batch_threads (\d+)", results)
+    batching = server_settings.batching_parameters()
+    assert tuple(map(int, measured)) == (*server_settings.thread_settings(), batching.max_batch_size.value,
+                                         batching.batch_timeout_micros.value, batching.num_batch_threads.value)

@@ -4,14 +4,12 @@ tensorflow-serving-api (2.16.1, and every release through 2.19) packages ModelSe
 BatchingParameters (session_bundle_config.proto) or MonitoringConfig (monitoring_config.proto). The
 protoc-generated modules of both come from min-tfs-client, which `make install` puts in a side directory
 (its wheel also carries a copy of `tensorflow/` that must not shadow the real one); they are loaded
-here by path, under private names.
+here by path, under private names. Used by the tests and the serving benchmark, not by the pipeline.
 """
 import importlib.util
 import os
 
-from pipeline import configs
-
-SIDE_DIR = os.path.join(configs.PROJECT_DIR, ".venv", "serving-protos")
+SIDE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".venv", "serving-protos")
 
 
 def _load(name: str, relative_path: str):
