@@ -5,6 +5,7 @@ from the cache, TFX's own CLI and a model trained on corrupted labels that is no
 tests/test_continuous_training.py.)
 """
 import glob
+import gzip
 import json
 import os
 import signal
@@ -64,6 +65,13 @@ def test_export_is_servable_and_lean(first_run):
     assert variables < 1.2 * 90_868_376
 
 
+def _profile_data(port, path):
+    """The Profile tab's API (it answers gzip-compressed, asked or not)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/data/plugin/profile/{path}", timeout=60) as response:
+        body = response.read()
+        return (gzip.decompress(body) if response.headers.get("Content-Encoding") == "gzip" else body).decode()
+
+
 def test_make_tensorboard_serves_the_training_curves_and_make_profiles_profiles(first_run):
     """`make profile` on the pushed model, then `make tensorboard`: the Trainer's curves and the three profile
     sessions, whose op statistics hold the graph's own ops (the tokenizer's, the encoder's matmuls)."""
@@ -92,11 +100,10 @@ def test_make_tensorboard_serves_the_training_curves_and_make_profiles_profiles(
         tags = json.load(urllib.request.urlopen(
             f"http://127.0.0.1:{port}/data/plugin/scalars/tags?run={urllib.parse.quote(train)}", timeout=10))
         assert {"batch_loss", "epoch_loss", "epoch_accuracy"} <= set(tags[train])
-        profiles = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/data/plugin/profile/runs", timeout=10))
-        assert set(profiles) == {"serving_batch1", "serving_batch32", "training_step"}
-        query = f"http://127.0.0.1:{port}/data/plugin/profile/{{}}?run=serving_batch1&tag=framework_op_stats^"
-        (host,) = json.load(urllib.request.urlopen(query.format("hosts"), timeout=60))
-        ops = urllib.request.urlopen(query.format("data") + f"&host={host}", timeout=60).read().decode()
+        assert set(json.loads(_profile_data(port, "runs"))) == {"serving_batch1", "serving_batch32", "training_step"}
+        query = "?run=serving_batch1&tag=framework_op_stats^"
+        (host,) = json.loads(_profile_data(port, "hosts" + query))
+        ops = _profile_data(port, f"data{query}&host={host}")
         assert "WordpieceTokenizeWithOffsets" in ops and "MatMul" in ops
     finally:
         os.killpg(server.pid, signal.SIGTERM)
