@@ -17,8 +17,10 @@ RUN python -m pip install --no-cache-dir uv==0.13.9 && \
 # The project itself, at /pipeline (pipeline/configs.py: IMAGE_PROJECT_DIR): the components import it by
 # module path, Dataflow's --setup_file is /pipeline/setup.py, the default schema is read from here.
 COPY setup.py ./
+COPY contracts/ contracts/
 COPY pipeline/ pipeline/
 COPY components/ components/
+COPY model/ model/
 COPY preprocessing/ preprocessing/
 COPY serving/ serving/
 COPY reports/ reports/

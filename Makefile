@@ -14,11 +14,7 @@ PYTHON310 := $(shell for p in python3.10 $$(pyenv root 2>/dev/null)/versions/3.1
 RUN_FLAGS := $(if $(DATA),--data $(DATA)) $(if $(CHECKPOINT),--checkpoint $(CHECKPOINT)) \
 	$(if $(SCHEMA),--schema $(SCHEMA)) $(ARGS)
 
-export TF_USE_LEGACY_KERAS := 1
-export HF_HUB_OFFLINE := 1
-export TF_CPP_MIN_LOG_LEVEL := 2
-
-.PHONY: install peer run run-local test report tensorboard profile schema baseline predict canary promote serve bench bench-serving compile-vertex schedule-vertex clean
+.PHONY: install peer run run-local test test-fast lint report tensorboard profile schema baseline predict canary promote serve bench bench-serving compile-vertex schedule-vertex clean
 
 install: $(INSTALLED)
 
@@ -55,8 +51,17 @@ run: $(INSTALLED)
 run-local: $(INSTALLED)
 	$(PY) local_runner.py $(RUN_FLAGS)
 
+# The whole suite (what CI runs after `make lint`); `make test-fast` leaves out the tests marked slow (a
+# pipeline run or a training), for a loop of a few minutes while editing.
 test: $(INSTALLED)
 	$(PY) -m pytest tests
+
+test-fast: $(INSTALLED)
+	$(PY) -m pytest -m "not slow" tests
+
+# ruff (ruff.toml) over the project's code; the package graph's direction is checked by tests/test_architecture.py.
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check .
 
 # The HTML report of a run (every run writes its own; this rebuilds one from ML Metadata):
 # make report [RUN=<run id>] [OUTPUTS=outputs]; RUN=list lists the runs.

@@ -4,4 +4,4 @@ import sys
 from pipeline import cli
 
 if __name__ == "__main__":
-    sys.exit(cli.main(runner="beam"))
+    sys.exit(cli.main_on_console(runner="beam"))

@@ -1,4 +1,5 @@
-"""Compiles the pipeline for Vertex AI Pipelines with TFX's KubeflowV2DagRunner: `python kubeflow_v2_runner.py --help`."""
+"""Compiles the pipeline for Vertex AI Pipelines with TFX's KubeflowV2DagRunner:
+`python kubeflow_v2_runner.py --help`."""
 import sys
 
 from pipeline import vertex

@@ -4,4 +4,4 @@ import sys
 from pipeline import cli
 
 if __name__ == "__main__":
-    sys.exit(cli.main(runner="local"))
+    sys.exit(cli.main_on_console(runner="local"))

@@ -11,7 +11,8 @@ setuptools.setup(
     description="TFX pipeline that fine-tunes a BERT-family checkpoint for text classification and pushes it "
                 "to TensorFlow Serving",
     python_requires=">=3.10,<3.11",
-    packages=setuptools.find_packages(include=["pipeline", "components", "preprocessing", "serving", "reports"]),
+    packages=setuptools.find_packages(
+        include=["contracts", "preprocessing", "model", "serving", "reports", "components", "pipeline"]),
     package_data={"reports": ["templates/*.html"]},
     entry_points={"console_scripts": ["predict=serving.predict:main"]},
     install_requires=[

@@ -3,10 +3,11 @@
 the same number of steps on the default data. Prints table rows.
 
 Each configuration trains in its own process (so its peak resident memory is its own) with the Trainer's
-pieces: the classifier, components/trainer.py's apply_training_options and compile_for_training, and the
+pieces: the classifier, model/training.py's apply_training_options and compile_for_training, and the
 Trainer's length-bucketed batches (bench/training_speed.py). Then it classifies held-out corpus texts.
 """
 import argparse
+import dataclasses
 import json
 import os
 import random
@@ -16,18 +17,14 @@ import sys
 import tempfile
 from typing import Dict, List
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-from pipeline import configs, defaults  # noqa: E402
+from pipeline import configs, defaults
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH_DIR)
-import timing  # noqa: E402
+import timing
 
 STEPS, MEMORY_STEPS, EVAL_TEXTS = 400, 12, 2000
-LORA = {"lora_rank": 8, "lora_alpha": 16.0, "lora_dropout": 0.1, "lora_targets": ["query", "value"]}
+LORA = {"lora_rank": 8, "lora_alpha": 16.0, "lora_dropout": 0.1, "lora_targets": "query,value"}
 # (row label, options over the default configuration, which data: "default" trains on the default data and
 # is evaluated; "memory" runs a few steps of long, fully padded batches, where activations dominate memory)
 CONFIGURATIONS = [
@@ -48,31 +45,32 @@ def train_one(options: Dict, texts_file: str, steps: int, warmup: int, threads: 
     import numpy as np
     import tensorflow as tf
     import tf_keras
-
     import training_speed
-    from components import model, trainer
+
+    from model import keras_classifier, training
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
-    config = configs.PipelineConfig()
-    hp = {**config.trainer_config(), **options}
-    max_seq_length = hp.pop("max_seq_length", config.max_seq_length)
-    tf_keras.utils.set_random_seed(hp["seed"])
+    config = dataclasses.replace(configs.PipelineConfig(), **options)
+    hp = config.trainer_settings()
+    max_seq_length = config.max_seq_length
+    tf_keras.utils.set_random_seed(hp.seed)
     data = json.load(open(texts_file))
     checkpoint = defaults.default_checkpoint_dir()
     inputs = training_speed.encoded(checkpoint, data["train_texts"], max_seq_length)
     padding = "static" if "max_seq_length" in options else "buckets"  # the memory rows: padded to the full length
-    dataset = training_speed.batches(inputs, np.array(data["train_labels"], np.int64), hp["batch_size"], padding,
-                                     hp["seed"])
-    classifier = model.load_classifier(checkpoint, len(defaults.CORPUS_LABELS))
-    counts = trainer.apply_training_options(classifier, hp)
-    trainable = trainer.compile_for_training(classifier, hp, steps)
+    dataset = training_speed.batches(inputs, np.array(data["train_labels"], np.int64), hp.batch_size, padding,
+                                     hp.seed)
+    classifier = keras_classifier.load_classifier(checkpoint, len(defaults.CORPUS_LABELS))
+    counts = training.apply_training_options(classifier, hp)
+    trainable = training.compile_for_training(classifier, hp, steps)
     clock = training_speed._StepClock(warmup)  # noqa: SLF001
     trainable.fit(dataset, epochs=1, steps_per_epoch=steps, callbacks=[clock], verbose=0)
     step_seconds = [b - a for a, b in zip([clock.start] + clock.ends, clock.ends)]
     result = {**counts, "step_ms": 1000 * statistics.median(step_seconds), "peak_rss_mb": timing.peak_rss_mb()}
     if data["eval_texts"]:
         eval_inputs = training_speed.encoded(checkpoint, data["eval_texts"], max_seq_length)
-        predict = tf.function(lambda x: tf.argmax(classifier(model.trim_padding(x), training=False), axis=-1))
+        predict = tf.function(
+            lambda x: tf.argmax(classifier(keras_classifier.trim_padding(x), training=False), axis=-1))
         predicted = np.concatenate([predict({k: v[i:i + 64] for k, v in eval_inputs.items()}).numpy()
                                     for i in range(0, len(data["eval_texts"]), 64)])
         result["eval_accuracy"] = float((predicted == np.array(data["eval_labels"])).mean())
@@ -116,7 +114,8 @@ def compare(threads: int, steps: int = STEPS, memory_steps: int = MEMORY_STEPS,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=STEPS, help="training steps of each default-data configuration")
-    parser.add_argument("--memory-steps", type=int, default=MEMORY_STEPS, help="steps of each batch 64 x 128 configuration")
+    parser.add_argument("--memory-steps", type=int, default=MEMORY_STEPS,
+                        help="steps of each batch 64 x 128 configuration")
     parser.add_argument("--eval-texts", type=int, default=EVAL_TEXTS)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--one", help=argparse.SUPPRESS)  # a child: one configuration's options (JSON)

@@ -9,15 +9,13 @@ SharedBatchScheduler that TF Serving's --enable_batching uses), on the thread po
 import argparse
 import json
 import os
-import sys
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import contracts.environment  # noqa: F401  (before TensorFlow)
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import tensorflow as tf  # noqa: E402
+import tensorflow as tf
 
-from serving import predict, server_settings  # noqa: E402
+from serving import predict, server_settings
+
 import timing  # noqa: E402  (bench/, beside this script)
 
 

@@ -13,8 +13,7 @@ import time
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
-from transformers import (AutoModelForSequenceClassification, AutoTokenizer,  # noqa: E402
-                          get_linear_schedule_with_warmup)
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup  # noqa: E402
 
 import timing  # noqa: E402  (bench/, beside this script)
 

@@ -12,17 +12,16 @@ import subprocess
 import sys
 import tempfile
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pipeline import configs, defaults  # noqa: E402
-from components import model  # noqa: E402
-from serving import predict, server_settings  # noqa: E402
+from contracts import layout
+from model import export
+from pipeline import configs, defaults
+from serving import predict, server_settings
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH_DIR)
-import run_all  # noqa: E402
-import serving_latency  # noqa: E402
+import run_all
+import serving_latency
 
 
 def run(script: str, *args: str) -> None:
@@ -52,19 +51,21 @@ def main(argv=None) -> None:
         json.dump(run_all.training_texts(640, config.seed), training)
         texts.flush()
         training.flush()
-        run("ours_serving.py", "--model", model_dir, "--texts", texts.name, "--intra", str(intra), "--inter", str(inter),
-            "--profile-dir", logdir)
-        checkpoint = model.read_hyperparameters(model_dir).get("checkpoint_dir") or defaults.default_checkpoint_dir()
+        run("ours_serving.py", "--model", model_dir, "--texts", texts.name, "--intra", str(intra),
+            "--inter", str(inter), "--profile-dir", logdir)
+        checkpoint = export.read_hyperparameters(model_dir).get("checkpoint_dir") or defaults.default_checkpoint_dir()
         run("training_speed.py", "--checkpoint", checkpoint, "--texts", training.name,
-            "--padding", "buckets", "--warmup", str(args.training_warmup), "--steps", "5", "--window", "5", "--threads", str(os.cpu_count()),
+            "--padding", "buckets", "--warmup", str(args.training_warmup), "--steps", "5", "--window", "5",
+            "--threads", str(os.cpu_count()),
             "--profile-dir", os.path.join(logdir, "training_step"))
         for name in sorted(os.listdir(logdir)):  # tf.profiler names a session by its time: name it by what it is
             (session,) = os.listdir(os.path.join(logdir, name, "plugins", "profile"))
             shutil.rmtree(os.path.join(sessions, name), ignore_errors=True)
             shutil.move(os.path.join(logdir, name, "plugins", "profile", session), os.path.join(sessions, name))
+    outputs_flag = "" if config.outputs_dir == layout.DEFAULT_OUTPUTS_DIR else f" OUTPUTS={args.outputs_dir}"
     print(f"profiles of {model_dir} (batch 1 and 32, intra-op {intra} / inter-op {inter} threads) and of a "
-          f"training step: {', '.join(sorted(os.listdir(sessions)))} in {sessions}\nmake tensorboard{'' if args.outputs_dir == configs.PipelineConfig.outputs_dir else f' OUTPUTS={args.outputs_dir}'}"
-          " then the Profile tab (http://127.0.0.1:6006/#profile)")
+          f"training step: {', '.join(sorted(os.listdir(sessions)))} in {sessions}\n"
+          f"make tensorboard{outputs_flag}, then the Profile tab (http://127.0.0.1:6006/#profile)")
 
 
 if __name__ == "__main__":

@@ -24,17 +24,13 @@ import tempfile
 import time
 from typing import Dict, List, Optional
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-from pipeline import configs, defaults  # noqa: E402
+from pipeline import configs, defaults
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH_DIR)
-import finetune_compare  # noqa: E402
-import results_file  # noqa: E402
-import timing  # noqa: E402
+import finetune_compare
+import results_file
+import timing
 
 PEER_PYTHON = os.path.join(configs.PROJECT_DIR, ".venv-peer", "bin", "python")
 

@@ -26,17 +26,15 @@ import tempfile
 import time
 from typing import Dict, List, Optional, Tuple
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pipeline import configs, defaults  # noqa: E402
-from components import model  # noqa: E402
-from serving import predict, server_settings  # noqa: E402
+from model import export
+from pipeline import configs, defaults
+from serving import predict, server_settings
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH_DIR)
-import results_file  # noqa: E402
-import timing  # noqa: E402
+import results_file
+import timing
 
 PEER_PYTHON = os.path.join(configs.PROJECT_DIR, ".venv-peer", "bin", "python")
 COMMAND = "make bench-serving"
@@ -74,7 +72,8 @@ def measure(side: str, args: List[str], common: List[str], load: List[str]) -> D
 
 
 def summarize(result: Dict) -> Dict[str, float]:
-    figures = {"p50": timing.percentile(result["latencies_ms"], 50), "p99": timing.percentile(result["latencies_ms"], 99),
+    latencies = result["latencies_ms"]
+    figures = {"p50": timing.percentile(latencies, 50), "p99": timing.percentile(latencies, 99),
                "throughput": result["batch_texts"] / result["batch_seconds"]}
     if "load" in result:
         load = result["load"]
@@ -120,8 +119,9 @@ def table(figures: Dict[str, Dict[str, Dict[str, float]]], batch_size: int, clie
                      f"| {ratio:.2f}x | {goal_cell(metric, ratio)} |")
         if metric == "load_throughput":  # the p99 at each side's highest-throughput setting
             ours_p99, peer_p99 = ours[ours_name]["load_p99"], peer[peer_name]["load_p99"]
+            ratio = ours_p99 / peer_p99
             lines.append(f"| {clients} concurrent clients: p99 latency (ms), at those settings | {ours_p99:.1f} | "
-                         f"{peer_p99:.1f} | {ours_p99 / peer_p99:.2f}x | {goal_cell('load_p99', ours_p99 / peer_p99)} |")
+                         f"{peer_p99:.1f} | {ratio:.2f}x | {goal_cell('load_p99', ratio)} |")
     lines += ["", "| side | threads | batch-1 p50 (ms) | batch-1 p99 (ms) | batch-32 texts/s | under load: texts/s "
               "| under load: p99 (ms) |", "|---|---|---|---|---|---|---|"]
     for side, by_setting in figures.items():
@@ -151,7 +151,7 @@ def main(argv=None) -> None:
     except predict.PredictError as e:
         sys.exit(f"error: {e}")
     has_peer = os.path.exists(PEER_PYTHON)
-    num_classes = len(model.read_hyperparameters(model_dir)["class_names"])
+    num_classes = len(export.read_hyperparameters(model_dir)["class_names"])
     texts = sample_texts(args.requests, args.batches, args.batch_size, args.seed)
     runs = settings(has_peer)
     with tempfile.NamedTemporaryFile("w", suffix=".json") as f:

@@ -7,15 +7,16 @@ import glob
 import os
 from typing import List, Tuple
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import contracts.environment  # noqa: F401  (before TensorFlow)
 
-import tensorflow as tf  # noqa: E402
-from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
-from sklearn.linear_model import LogisticRegressionCV  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
+import tensorflow as tf
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegressionCV
+from sklearn.pipeline import make_pipeline
 
-from pipeline import configs, summary  # noqa: E402
+from contracts import names
+from pipeline import configs
+from reports import run_outputs
 
 
 def read_split(examples_uri: str, split: str, text_column: str, label_column: str) -> Tuple[List[str], List[str]]:
@@ -42,11 +43,11 @@ def main(argv=None) -> None:
     configs.add_arguments(parser)  # the same ARGS as `make run`
     args, _ = parser.parse_known_args(argv)
     config = configs.from_arguments(args, outputs_dir=os.path.abspath(args.outputs_dir))
-    run, _, outputs = summary.latest_run_outputs(summary.open_store(config))
-    examples = outputs["CsvExampleGen"]["examples"].uri
+    run, _, outputs = run_outputs.latest_run_outputs(run_outputs.open_store(config.metadata_path))
+    examples = outputs[names.CSV_EXAMPLE_GEN][names.EXAMPLES].uri
     train = read_split(examples, "train", config.text_column, config.label_column)
     evaluation = read_split(examples, "eval", config.text_column, config.label_column)
-    model_accuracy = summary.overall_accuracy(outputs["Evaluator"]["evaluation"].uri)
+    model_accuracy = run_outputs.overall_accuracy(outputs[names.EVALUATOR][names.EVALUATION].uri)
     baseline = tfidf_accuracy(train, evaluation, config.seed)
     print(f"run {run.name}: {len(train[0])} train / {len(evaluation[0])} eval examples")
     print(f"| model | eval accuracy |\n|---|---|\n| TF-IDF + logistic regression | {baseline:.4f} |\n"

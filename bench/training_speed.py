@@ -2,7 +2,7 @@
 
 The Trainer's own pieces: the graph tokenizer's ids, the Trainer's length-bucketed batches cut to their
 longest sequence (`--padding buckets`, what run_fn does) or every batch padded to max_seq_length
-(`--padding static`), the classifier and its compile (AdamW, warm-up, loss) from components/trainer.py, and
+(`--padding static`), the classifier and its compile (AdamW, warm-up, loss) from model/training.py, and
 Keras fit. Each step after `--warmup` is timed; see timing.training_result.
 """
 import argparse
@@ -11,20 +11,18 @@ import os
 import sys
 import time
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+import contracts.environment  # noqa: F401  (before TensorFlow)
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import tf_keras  # noqa: E402
+import numpy as np
+import tensorflow as tf
+import tf_keras
 
-from components import distribution, model, trainer  # noqa: E402
-from pipeline import configs  # noqa: E402
-from preprocessing import features, tokenize  # noqa: E402
+from model import distribution, keras_classifier, training
+from pipeline import configs
+from preprocessing import features, tokenize
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import timing  # noqa: E402
+import timing
 
 
 def encoded(checkpoint: str, texts, max_seq_length: int):
@@ -38,8 +36,8 @@ def batches(inputs, labels, batch_size: int, padding: str, seed: int) -> tf.data
     dataset = (tf.data.Dataset.from_tensor_slices((inputs, labels)).shuffle(len(labels), seed=seed)
                .repeat().batch(batch_size, drop_remainder=True))
     if padding == "buckets":
-        dataset = trainer.batch_by_length(dataset, batch_size).map(
-            lambda x, y: (model.trim_padding(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+        dataset = training.batch_by_length(dataset, batch_size).map(
+            lambda x, y: (keras_classifier.trim_padding(x), y), num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
@@ -105,9 +103,9 @@ def main() -> None:
     inputs = encoded(args.checkpoint, data["texts"], config.max_seq_length)
     dataset = batches(inputs, np.array(data["labels"], np.int64), config.batch_size, args.padding, config.seed)
     total = args.warmup + args.steps
-    hp = config.trainer_config()
-    classifier = model.load_classifier(args.checkpoint, num_classes)
-    trainable = trainer.compile_for_training(classifier, hp, total, jit_compile=args.jit_compile,
+    hp = config.trainer_settings()
+    classifier = keras_classifier.load_classifier(args.checkpoint, num_classes)
+    trainable = training.compile_for_training(classifier, hp, total, jit_compile=args.jit_compile,
                                              dense_embedding_update=not args.sparse_embedding_update)
     callbacks = [_StepClock(args.warmup)] + ([_Profile(args.warmup, args.profile_dir)] if args.profile_dir else [])
     trainable.fit(dataset, epochs=1, steps_per_epoch=total, callbacks=callbacks, verbose=0)

@@ -17,9 +17,7 @@ from tfx.dsl.component.experimental.annotations import InputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact_utils, standard_artifacts
 
-
-class DataAnomaliesError(ValueError):
-    """The examples do not match the curated schema."""
+from contracts.errors import DataAnomaliesError
 
 
 def describe_anomalies(anomalies_artifact: types.Artifact) -> List[str]:

@@ -11,7 +11,6 @@ N spans, in every orchestrator (a SpanRange resolver would do it in the local on
 no such resolver). Spans are immutable once written: a changed old span is not noticed by the cache.
 Everything else is TFX's own executor.
 """
-import csv
 import os
 from typing import Any, Dict, List, Optional
 
@@ -29,15 +28,9 @@ from tfx.utils import proto_utils
 from tfx.v1.components import CsvExampleGen as TfxCsvExampleGen
 from tfx_bsl.coders import csv_decoder
 
-BYTE_ORDER_MARK = "\ufeff"
+from contracts.raw_data import read_header, span_patterns
+
 SPAN_WINDOW_KEY, SPAN_PATTERN_KEY = "span_window", "span_pattern"
-
-
-def read_header(path: str) -> List[str]:
-    """The column names: the first line, byte-order mark dropped, parsed as CSV (quotes honoured)."""
-    with fileio.open(path, "rb") as f:
-        first_line = f.readline().decode("utf-8", errors="replace").lstrip(BYTE_ORDER_MARK)
-    return next(csv.reader([first_line]), [])
 
 
 def _column_names(csv_files: List[str]) -> List[str]:
@@ -55,12 +48,6 @@ def span_window_config(pattern: str, span_window: int) -> example_gen_pb2.Custom
     config = example_gen_pb2.CustomConfig()
     config.custom_config.Pack(window)
     return config
-
-
-def span_patterns(pattern: str, span: int, span_window: int) -> List[str]:
-    """The file patterns of the span_window spans that end with `span`, oldest first."""
-    return [example_gen_utils.get_pattern_for_span_version(pattern, True, False, False, s, None)
-            for s in range(max(span - span_window + 1, 0), span + 1)]
 
 
 def _window_patterns(exec_properties: Dict[str, Any], split_pattern: str) -> List[str]:
@@ -93,14 +80,15 @@ class _CsvToExample(beam.PTransform):
         parsed_csv_lines = (
             pipeline
             | "CreateFilenames" >> beam.Create(csv_files)
-            | "ReadFromText" >> beam.ParDo(csv_executor._ReadCsvRecordsFromTextFile())
+            | "ReadFromText" >> beam.ParDo(csv_executor._ReadCsvRecordsFromTextFile())  # noqa: SLF001 (TFX's own)
             | "ParseCSVLine" >> beam.ParDo(csv_decoder.ParseCSVLine(delimiter=","))
             | "ExtractParsedCSVLines" >> beam.Keys())
         column_infos = beam.pvalue.AsSingleton(
             parsed_csv_lines
             | "InferColumnTypes" >> beam.CombineGlobally(
                 csv_decoder.ColumnTypeInferrer(column_names, skip_blank_lines=True)))
-        return parsed_csv_lines | "ToTFExample" >> beam.ParDo(csv_executor._ParsedCsvToTfExample(), column_infos)
+        to_example = csv_executor._ParsedCsvToTfExample()  # noqa: SLF001 (TFX's own, as its _CsvToExample uses it)
+        return parsed_csv_lines | "ToTFExample" >> beam.ParDo(to_example, column_infos)
 
 
 class Executor(csv_executor.Executor):

@@ -24,15 +24,12 @@ from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArti
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types import standard_artifacts
 
-from components.csv_example_gen import BYTE_ORDER_MARK, span_patterns
+from contracts.errors import DataDriftError
+from contracts.raw_data import BYTE_ORDER_MARK, span_patterns
 from preprocessing import checkpoint, tokenize
 
 TOKEN_LENGTH = "token_length"
 _BATCH = 1024
-
-
-class DataDriftError(ValueError):
-    """The newest span's distribution moved beyond a threshold from the span before it."""
 
 
 def read_span(input_base: str, pattern: str, span: int, text_column: str, label_column: str

@@ -1,9 +1,8 @@
 """The Evaluator's TFMA configuration: what is measured, per slice, and what it takes to be blessed."""
 import tensorflow_model_analysis as tfma
 
+from contracts import names
 from preprocessing import features
-
-ACCURACY = "sparse_categorical_accuracy"
 
 
 def eval_config(label_column: str, accuracy_floor: float,
@@ -16,8 +15,8 @@ def eval_config(label_column: str, accuracy_floor: float,
             direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -regression_tolerance}))
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(
-            signature_name="serving_tf_example", preprocessing_function_names=["transform_features"],
-            label_key=features.LABEL_ID, prediction_key="probabilities")],
+            signature_name=names.SERVING_TF_EXAMPLE, preprocessing_function_names=[names.TRANSFORM_FEATURES],
+            label_key=features.LABEL_ID, prediction_key=names.PROBABILITIES)],
         slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[label_column])],
         metrics_specs=[
             tfma.MetricsSpec(metrics=[

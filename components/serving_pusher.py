@@ -29,6 +29,8 @@ from tfx.types import artifact_utils, channel, component_spec, standard_artifact
 from tfx.utils import io_utils, proto_utils
 
 from components import serving_ops
+from contracts import layout
+from contracts.errors import UnservableModelError
 from reports import model_card, run_facts
 from serving import model_server_config, warmup
 
@@ -37,10 +39,6 @@ EXAMPLES_KEY = "examples"
 EVALUATION_KEY = "model_evaluation"
 STATISTICS_KEY = "statistics"
 STAGING_PREFIX = ".staging-"
-
-
-class UnservableModelError(RuntimeError):
-    """The model needs ops that stock TF Serving does not have."""
 
 
 def check_servable(model_path: str) -> None:
@@ -53,7 +51,7 @@ def check_servable(model_path: str) -> None:
 
 def latest_version(model_root: str) -> Optional[int]:
     """The highest numeric version under a TF Serving model directory, if any."""
-    return max(model_server_config.versions(model_root), default=None)
+    return max(layout.versions(model_root), default=None)
 
 
 def _same_model(model_path: str, version_path: str) -> bool:

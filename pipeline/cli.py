@@ -11,19 +11,12 @@ import re
 import shlex
 import sys
 import time
-import warnings
 from typing import List, Optional
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# google-api-core warns, per package, at import that Python 3.10 gets no further updates: known, and TFX
-# 1.16 needs 3.10 (README). Before the imports below, which load TFX.
-warnings.filterwarnings("ignore", category=FutureWarning, module="google")
+from absl import logging as absl_logging
 
-from absl import logging as absl_logging  # noqa: E402
-
-from pipeline import configs, defaults, inputs, run_lock  # noqa: E402
+from contracts import environment, errors
+from pipeline import configs, defaults, inputs, run_lock
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -57,11 +50,8 @@ class _ProgressFilter(logging.Filter):
 
 def resolve(args) -> configs.PipelineConfig:
     """Fills in the embedded defaults where the user gave no data or checkpoint. The checkpoint is checked
-    first, so that a bad one is refused before the default data is written; the training options too."""
-    try:
-        configs.check_training_options(configs.from_arguments(args))
-    except ValueError as e:
-        raise inputs.InputError(str(e)) from None
+    first, so that a bad one is refused before the default data is written; the knobs' values too."""
+    configs.validate(configs.from_arguments(args))
     resolved = {}
     if not args.checkpoint:
         resolved["checkpoint"] = defaults.default_checkpoint_dir()
@@ -75,16 +65,21 @@ def resolve(args) -> configs.PipelineConfig:
 
 
 def schema_labels(schema_path: str, label_column: str) -> List[str]:
-    import tensorflow_data_validation as tfdv
+    """The label's domain in the curated schema, read with TFMD's proto alone (TFDV would load TensorFlow)."""
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
 
     if not os.path.isfile(schema_path):
         raise inputs.InputError(f"schema {schema_path} does not exist: create one with `make schema DATA=...`")
-    schema = tfdv.load_schema_text(schema_path)
-    try:
-        return list(tfdv.get_domain(schema, label_column).value)
-    except ValueError:
+    with open(schema_path) as f:
+        schema = text_format.Parse(f.read(), schema_pb2.Schema())
+    feature = next((f for f in schema.feature if f.name == label_column), None)
+    domain = (feature.string_domain if feature is not None and feature.HasField("string_domain") else
+              next((d for d in schema.string_domain if feature is not None and d.name == feature.domain), None))
+    if domain is None:
         raise inputs.InputError(f"schema {schema_path} has no label domain for column {label_column!r}: "
-                                "regenerate it with `make schema`") from None
+                                "regenerate it with `make schema`")
+    return list(domain.value)
 
 
 def check_inputs(config: configs.PipelineConfig) -> None:
@@ -95,7 +90,7 @@ def check_inputs(config: configs.PipelineConfig) -> None:
 def _run(config: configs.PipelineConfig, runner: str) -> None:
     from tfx import v1 as tfx
 
-    from components import distribution
+    from model import distribution
     from pipeline import pipeline
 
     distribution.split_cpu(config.cpu_devices)  # the Trainer runs in this process: split before TF starts
@@ -107,9 +102,16 @@ def _run(config: configs.PipelineConfig, runner: str) -> None:
 
 
 def _root_cause(error: BaseException) -> str:
-    """The innermost message: Beam wraps a component's exception several times."""
+    """The line a gate's error (contracts/errors.py) carries, found by its type along the exception's chain;
+    Beam wraps a component's exception, and re-raises some only as text, so their names are looked for too."""
+    chained = error
+    while chained is not None:
+        if isinstance(chained, errors.PipelineError):
+            return str(chained).split("\n")[0].split(" [while running")[0]
+        chained = chained.__cause__ or chained.__context__
     message = str(error)
-    for marker in ("DataAnomaliesError: ", "InputError: ", "UnservableModelError: "):
+    for kind in errors.every_kind():
+        marker = f"{kind.__name__}: "
         if marker in message:
             return message.rsplit(marker, 1)[1].split("\n")[0].split(" [while running")[0]
     return message.strip().splitlines()[-1] if message.strip() else type(error).__name__
@@ -123,12 +125,31 @@ def configure_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", force=True)
     logging.getLogger("absl").setLevel(logging.INFO)
     logging.getLogger("absl").addFilter(_ProgressFilter())
+    logging.getLogger("tensorflow").addFilter(_LibraryNoticeFilter())
+
+
+class _LibraryNoticeFilter(logging.Filter):
+    """Drops TensorFlow's warnings that are notices to the authors of the libraries we call, which a user
+    cannot act on: deprecations inside TFX's tfx_bsl and TFMA, and TFMA loading our SavedModel through Keras'
+    loader (it is a TF 2.16 SavedModel; the notice is about how TFMA reads it). Everything else passes."""
+
+    NOTICES = ("is deprecated and will be removed in a future version",
+               "SavedModel saved prior to TF 2.5 detected when loading Keras model")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(notice in record.getMessage() for notice in self.NOTICES)
+
+
+class FlagParser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line (argparse's usage of ~60 flags would bury it) and exit code 2."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"error: {message} (--help lists the flags)\n")
 
 
 def parse_args(argv: Optional[List[str]], parser: Optional[argparse.ArgumentParser] = None) -> argparse.Namespace:
     """The flags, after those in $PIPELINE_FLAGS: the tfx CLI runs the runner files without arguments."""
-    parser = parser or argparse.ArgumentParser(description=__doc__,
-                                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = parser or FlagParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     configs.add_arguments(parser)
     parser.add_argument("--verbose", action="store_true", help="show every component's full log")
     argv = shlex.split(os.environ.get(FLAGS_VARIABLE, "")) + list(sys.argv[1:] if argv is None else argv)
@@ -139,6 +160,13 @@ def parse_args(argv: Optional[List[str]], parser: Optional[argparse.ArgumentPars
         except ValueError as e:
             parser.exit(EXIT_BAD_INPUT, f"error: {e}\n")
     return parser.parse_args(argv)
+
+
+def main_on_console(runner: str) -> int:
+    """The runners' entry point: main(), its console spared the native lines that are not errors
+    (contracts/environment.py, NATIVE_NOISE)."""
+    environment.filter_native_stderr()
+    return main(runner=runner)
 
 
 def main(argv: Optional[List[str]] = None, runner: str = "beam") -> int:

@@ -11,9 +11,15 @@ import hashlib
 import os
 from typing import Any, Dict, List, Tuple
 
-PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from contracts import layout
+from contracts.errors import InputError
+from model.settings import LORA_TARGETS, PRECISIONS, STRATEGIES, TrainerSettings
+
+PROJECT_DIR = layout.PROJECT_DIR
 DEFAULT_SCHEMA = os.path.join(PROJECT_DIR, "schema", "default", "schema.pbtxt")
-SPAN_SPEC = "{SPAN}"  # TFX's placeholder for the span number in an input pattern
+DRIFT_ACTIONS = ("stop", "warn", "off")
+BEAM_RUNNERS = ("direct", "dataflow")
+TRAINER_BACKENDS = ("local", "vertex")
 IMAGE_PROJECT_DIR = "/pipeline"  # where the Dockerfile puts this project inside the pipeline image
 
 
@@ -29,148 +35,150 @@ def source_fingerprint(*packages: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def example_gen_input(data: str) -> Tuple[str, str]:
-    """ExampleGen's input_base and file pattern (relative to it) for --data."""
-    if SPAN_SPEC in data:
-        parts = data.split("/")
-        first_variable = next(i for i, part in enumerate(parts) if SPAN_SPEC in part or "*" in part)
-        return "/".join(parts[:first_variable]) or "/", "/".join(parts[first_variable:])
-    if os.path.isdir(data):
-        return data, "*.csv"
-    return os.path.dirname(os.path.abspath(data)), os.path.basename(data)
+def knob(default: Any, help_text: str, choices: Tuple[str, ...] = ()) -> Any:
+    """A field of PipelineConfig: its default, the help of its flag, and the values it may take, if few."""
+    return dataclasses.field(default=default, metadata={"help": help_text, "choices": choices})
 
 
 @dataclasses.dataclass(frozen=True)
 class PipelineConfig:
     # What to run on. An empty data/checkpoint means the embedded default (pipeline/defaults.py).
-    # data: a CSV file, a directory whose *.csv files are read, or a pattern with {SPAN} (e.g.
-    # data/span-{SPAN}/*.csv): each run reads the newest span, the highest number {SPAN} matches, and the
-    # span_window - 1 spans before it.
-    data: str = ""
-    span_window: int = 1
+    data: str = knob("", "CSV file, directory of CSV files, or a pattern with {SPAN} such as "
+                     "'data/span-{SPAN}/*.csv' (the newest span is read) (default: the embedded tweet corpus)")
+    span_window: int = knob(1, "with a {SPAN} pattern: train on the newest span and the N - 1 before it")
     # With {SPAN} data, before training: the newest span against the one before it (components/drift_check.py).
-    # Over a threshold, "stop" ends the run, "warn" logs it and trains; "off" skips the check.
-    drift_action: str = "stop"  # stop | warn | off
-    drift_label_linf: float = 0.1  # largest change of any class's share of the examples
-    drift_token_length_js: float = 0.1  # Jensen-Shannon divergence of the word-pieces-per-text histograms
-    checkpoint: str = ""  # a local Hugging Face BERT checkpoint directory
-    schema: str = DEFAULT_SCHEMA  # curated schema; regenerate with `make schema`
-    text_column: str = "text"
-    label_column: str = "label"
-    default_sample: int = 12000  # rows of the embedded corpus used by the default run; 0 = all 38,158
+    drift_action: str = knob("stop", "with a {SPAN} pattern, on drift from the previous span: stop the run, "
+                             "warn and train, or skip the check", DRIFT_ACTIONS)
+    drift_label_linf: float = knob(0.1, "drift threshold: the largest change of any class's share of the examples")
+    drift_token_length_js: float = knob(0.1, "drift threshold: Jensen-Shannon divergence of the word-pieces-per-"
+                                        "text histograms")
+    checkpoint: str = knob("", "local Hugging Face BERT checkpoint dir: config.json, vocab.txt, model.safetensors "
+                           "or tf_model.h5 (default: the embedded MiniLM-L6-H384-uncased)")
+    schema: str = knob(DEFAULT_SCHEMA, "curated TFDV schema (schema.pbtxt) for the data; create one with "
+                       "`make schema`")
+    text_column: str = knob("text", "the CSV column holding the text")
+    label_column: str = knob("label", "the CSV column holding the class name")
+    default_sample: int = knob(12000, "rows of the embedded corpus used when --data is not given; 0 = all 38,158")
 
     # Where things go.
-    pipeline_name: str = "bert-text-classifier"  # Vertex AI allows [a-z0-9-] only
-    model_name: str = "text_classifier"
-    outputs_dir: str = os.path.join(PROJECT_DIR, "outputs")
+    pipeline_name: str = knob(layout.DEFAULT_PIPELINE_NAME, "the pipeline's name in ML Metadata and on Vertex AI "
+                              "([a-z0-9-] only)")
+    model_name: str = knob(layout.DEFAULT_MODEL_NAME, "the model's name in TF Serving (its directory under "
+                           "<outputs>/serving)")
+    outputs_dir: str = knob(layout.DEFAULT_OUTPUTS_DIR, "where everything goes: artifacts, ML Metadata, the serving "
+                            "directory, reports (a gs:// path on Vertex AI)")
 
     # Split: 1 in eval_buckets texts goes to eval, by a hash of the text itself.
-    eval_buckets: int = 10
+    eval_buckets: int = knob(10, "1 in N texts goes to the eval split, by a hash of the text itself")
 
     # Model and training.
-    max_seq_length: int = 64
-    batch_size: int = 16  # global batch, across all replicas
-    epochs: int = 1
-    train_steps: int = 0  # > 0 overrides epochs
-    learning_rate: float = 1e-4
-    warmup_fraction: float = 0.1
-    weight_decay: float = 0.01
-    mixed_precision: str = "auto"  # auto (mixed_float16 on GPU, off on CPU) | off | mixed_float16 | mixed_bfloat16
-    seed: int = 42  # drives the data order, dropout and every initialisation (head, adapters)
+    max_seq_length: int = knob(64, "word pieces per text, [CLS] and [SEP] included; longer texts are cut")
+    batch_size: int = knob(16, "the global batch, across all replicas")
+    epochs: int = knob(1, "passes over the training split (unless --train-steps)")
+    train_steps: int = knob(0, "training steps (updates); 0 = derive them from --epochs")
+    learning_rate: float = knob(1e-4, "AdamW's peak learning rate (linear warm-up, then linear decay to 0)")
+    warmup_fraction: float = knob(0.1, "share of the steps spent warming the learning rate up")
+    weight_decay: float = knob(0.01, "AdamW's weight decay")
+    mixed_precision: str = knob("auto", "Keras precision policy; auto = mixed_float16 on a GPU, off on a CPU",
+                                PRECISIONS)
+    seed: int = knob(42, "drives the data order, dropout and every initialisation (head, adapters)")
     # Each update averages the gradients of this many batches of batch_size, run one after the other:
     # the update of a batch_size x N batch in the memory of one batch. train_steps counts updates.
-    gradient_accumulation_steps: int = 1
+    gradient_accumulation_steps: int = knob(1, "each update averages the gradients of N batches, run one after "
+                                            "the other (the update of N x --batch-size in one batch's memory)")
     # Recompute each transformer layer's activations in the backward pass instead of keeping them:
-    # less memory for ~1/3 more compute (components/gradient_checkpointing.py).
-    gradient_checkpointing: bool = False
-    # LoRA (components/lora.py): lora_rank > 0 trains rank-r adapters on lora_targets of every transformer
+    # less memory for ~1/3 more compute (model/gradient_checkpointing.py).
+    gradient_checkpointing: bool = knob(False, "recompute each layer's activations in the backward pass: less "
+                                        "memory, about 1/3 more compute")
+    # LoRA (model/lora.py): lora_rank > 0 trains rank-r adapters on lora_targets of every transformer
     # layer, and the classifier head, with the checkpoint's weights frozen; they are merged into the
     # weights at export, so the served model is a full fine-tune's in form and cost. 0 = full fine-tune.
-    lora_rank: int = 0
-    lora_alpha: float = 16.0  # the adapters' update is scaled by lora_alpha / lora_rank
-    lora_dropout: float = 0.1
-    lora_targets: str = "query,value"  # comma-separated, from LORA_TARGETS
+    lora_rank: int = knob(0, "LoRA adapters of this rank on --lora-targets, the checkpoint frozen; 0 = full "
+                          "fine-tune")
+    lora_alpha: float = knob(16.0, "the adapters' update is scaled by lora_alpha / lora_rank")
+    lora_dropout: float = knob(0.1, "dropout on the adapters' input, in [0, 1)")
+    lora_targets: str = knob("query,value", f"comma-separated projections to adapt, of {', '.join(LORA_TARGETS)}")
     # BackupAndRestore saves the training state every this many steps; a killed Trainer resumes from the
     # last save when the pipeline is re-run (the state lives in outputs/trainer_backup until training ends).
-    backup_every_steps: int = 100
-    log_every_steps: int = 50  # a progress line with the loss and the speed
+    backup_every_steps: int = knob(100, "save the training state every N steps (a killed run resumes from it)")
+    log_every_steps: int = knob(50, "a progress line with the loss and the speed every N steps")
     # Start from the weights of the model serving now (the newest version under serving_model_root, which
     # only blessed models reach) when its classes and architecture match; else from the checkpoint.
-    warm_start: bool = True
+    warm_start: bool = knob(True, "start from the weights of the model serving now, when its classes and shapes "
+                            "match (else from the checkpoint)")
 
     # Blessing: an absolute floor, and no regression beyond the tolerance against the last blessed model.
-    accuracy_floor: float = 0.5
-    regression_tolerance: float = 0.01
+    accuracy_floor: float = knob(0.5, "bless only a model with at least this eval accuracy")
+    regression_tolerance: float = knob(0.01, "bless only a model no more than this below the last blessed one")
 
     # Serving: texts from the eval split that TF Serving replays at load time (assets.extra), the
-    # sub-batch the exported model sorts a request into by length (components/model.py), and the number of
-    # independent branches each layer of the exported encoder is split into (components/encoder.py): TF
+    # sub-batch the exported model sorts a request into by length (model/export.py), and the number of
+    # independent branches each layer of the exported encoder is split into (model/encoder.py): TF
     # Serving's inter-op threads run them on separate cores, so set it to the serving machine's cores (it is
     # reduced to its greatest common divisor with the attention heads).
-    warmup_texts: int = 8
-    # The model card's "Intended use" (reports/model_card.py); say what your model is for.
-    intended_use: str = ("Sentiment of short English social-media posts (negative, neutral, positive), for "
-                         "aggregate analysis such as trends over many posts, with people reviewing decisions.")
-    serving_sub_batch_size: int = 8
-    serving_encoder_branches: int = 2
-    # TF Serving's REST address (e.g. http://127.0.0.1:8501), if a server polls the serving directory: the
-    # Pusher then waits up to serving_server_wait_seconds for it to load a new version and labels that
-    # version `canary`. Without it a new version is written unlabeled: `make canary` labels it once loaded
-    # (TF Serving moves a label in use only to a version it has loaded; serving/model_server_config.py).
-    serving_server: str = ""
-    serving_server_wait_seconds: int = 300
+    warmup_texts: int = knob(8, "eval texts TF Serving replays when it loads a version (warm-up requests)")
+    intended_use: str = knob("Sentiment of short English social-media posts (negative, neutral, positive), for "
+                             "aggregate analysis such as trends over many posts, with people reviewing decisions.",
+                             "the model card's \"Intended use\": say what your model is for")
+    serving_sub_batch_size: int = knob(8, "a larger request is sorted by length into sub-batches of N texts")
+    serving_encoder_branches: int = knob(2, "independent branches per layer of the exported encoder, run on "
+                                         "separate cores by TF Serving: the serving machine's cores")
+    # TF Serving moves a label in use only to a version it has loaded (serving/model_server_config.py).
+    serving_server: str = knob("", "TF Serving's REST address (e.g. http://127.0.0.1:8501): the Pusher waits for "
+                               "it to load a new version, then labels it canary; empty: written unlabeled")
+    serving_server_wait_seconds: int = knob(300, "how long the Pusher waits for --serving-server to load a version")
 
-    enable_cache: bool = True
+    enable_cache: bool = knob(True, "reuse a component's outputs when its inputs and settings are unchanged")
 
     # Beam, which runs ExampleGen, StatisticsGen, Transform and the Evaluator: "direct" on this machine,
     # in memory (1 worker) or in that many processes; "dataflow" on Google Cloud, up to that many workers.
-    beam_runner: str = "direct"
-    beam_workers: int = 1
-    beam_args: tuple = ()  # extra Beam pipeline arguments, appended last (they win)
+    beam_runner: str = knob("direct", "where Beam runs: this machine, or Google Cloud Dataflow", BEAM_RUNNERS)
+    beam_workers: int = knob(1, "Beam processes here (direct), or at most that many Dataflow workers")
+    beam_args: tuple = knob((), "extra Beam pipeline arguments, appended last (they win)")
 
     # Training at scale. "auto": MultiWorkerMirrored when TF_CONFIG names several workers, Mirrored over
     # several GPUs or cpu_devices > 1, else one device. cpu_devices splits the CPU into logical devices,
     # so that a multi-replica run can be rehearsed on a laptop.
-    strategy: str = "auto"  # auto | one_device | mirrored | multi_worker
-    cpu_devices: int = 1
+    strategy: str = knob("auto", "tf.distribute strategy; auto = multi_worker with a TF_CONFIG of several workers, "
+                         "mirrored over several GPUs or --cpu-devices, else one_device", STRATEGIES)
+    cpu_devices: int = knob(1, "split the CPU into N logical devices (rehearse MirroredStrategy on a laptop)")
     # "vertex": the Trainer runs as a Vertex AI custom job (tfx.extensions.google_cloud_ai_platform), on
     # vertex_machines machines (> 1: MultiWorkerMirroredStrategy, TF_CONFIG set by Vertex AI).
-    trainer_backend: str = "local"  # local | vertex
-    vertex_machine_type: str = "n1-standard-8"
-    vertex_accelerator: str = "NVIDIA_TESLA_T4"  # "" = CPU only
-    vertex_accelerators_per_machine: int = 2
-    vertex_machines: int = 1
+    trainer_backend: str = knob("local", "where the Trainer runs: in the pipeline, or as a Vertex AI custom job",
+                                TRAINER_BACKENDS)
+    vertex_machine_type: str = knob("n1-standard-8", "the Vertex AI Trainer's machine type")
+    vertex_accelerator: str = knob("NVIDIA_TESLA_T4", "the Vertex AI Trainer's accelerator type; empty = CPU only")
+    vertex_accelerators_per_machine: int = knob(2, "accelerators on each Vertex AI Trainer machine")
+    vertex_machines: int = knob(1, "Vertex AI Trainer machines (> 1: MultiWorkerMirroredStrategy)")
 
     # Google Cloud: used by kubeflow_v2_runner.py (Vertex AI Pipelines), Dataflow and the Vertex Trainer.
     # A cloud run keeps everything under --outputs-dir gs://...; the image is the Dockerfile's, pushed.
-    gcp_project: str = ""
-    gcp_region: str = "us-central1"
-    pipeline_image: str = ""
-    # When Vertex AI runs the pipeline again (pipeline/schedule.py): unix cron, optionally "TZ=<zone> " first.
-    schedule_cron: str = "TZ=Etc/UTC 0 3 * * *"
+    gcp_project: str = knob("", "Google Cloud project (Vertex AI, Dataflow)")
+    gcp_region: str = knob("us-central1", "Google Cloud region")
+    pipeline_image: str = knob("", "the pipeline image (the Dockerfile's, pushed to Artifact Registry)")
+    schedule_cron: str = knob("TZ=Etc/UTC 0 3 * * *", "when Vertex AI runs the pipeline again: unix cron, "
+                              "optionally 'TZ=<zone> ' first")
 
+    # The paths below --outputs-dir (contracts/layout.py, which serving/ and reports/ read too).
     @property
     def pipeline_root(self) -> str:
-        return os.path.join(self.outputs_dir, "pipeline_root", self.pipeline_name)
+        return layout.pipeline_root(self.outputs_dir, self.pipeline_name)
 
     @property
     def metadata_path(self) -> str:
-        return os.path.join(self.outputs_dir, "metadata", self.pipeline_name, "metadata.sqlite")
+        return layout.metadata_path(self.outputs_dir, self.pipeline_name)
 
     @property
     def reports_dir(self) -> str:
-        """One directory per run: index.html (reports/run_report.py) and run.json."""
-        return os.path.join(self.outputs_dir, "reports")
+        return layout.reports_dir(self.outputs_dir)
 
     @property
     def serving_model_root(self) -> str:
-        """TF Serving's base path for this model: versions are pushed below it."""
-        return os.path.join(self.outputs_dir, "serving", self.model_name)
+        return layout.serving_model_root(self.outputs_dir, self.model_name)
 
     @property
     def backup_dir(self) -> str:
-        """Where an interrupted Trainer's BackupAndRestore state survives between runs."""
-        return os.path.join(self.outputs_dir, "trainer_backup", self.pipeline_name)
+        return layout.backup_dir(self.outputs_dir, self.pipeline_name)
 
     def beam_pipeline_args(self, project_dir: str = PROJECT_DIR) -> List[str]:
         """project_dir: where this project lies on the machine that starts the Beam jobs (inside the
@@ -207,7 +215,7 @@ class PipelineConfig:
             "label_column": self.label_column,
             "checkpoint_dir": self.checkpoint,
             "max_seq_length": self.max_seq_length,
-            "code_version": source_fingerprint("preprocessing"),
+            "code_version": source_fingerprint("contracts", "preprocessing"),
         }
 
     def pusher_config(self) -> Dict[str, Any]:
@@ -215,67 +223,47 @@ class PipelineConfig:
                 "intended_use": self.intended_use, "serving_server": self.serving_server,
                 "serving_server_wait_seconds": self.serving_server_wait_seconds}
 
-    def trainer_config(self) -> Dict[str, Any]:
-        return {
-            "checkpoint_dir": self.checkpoint,
-            "text_column": self.text_column,
-            "label_column": self.label_column,
-            "batch_size": self.batch_size,
-            "epochs": self.epochs,
-            "learning_rate": self.learning_rate,
-            "warmup_fraction": self.warmup_fraction,
-            "weight_decay": self.weight_decay,
-            "mixed_precision": self.mixed_precision,
-            "seed": self.seed,
-            "gradient_accumulation_steps": self.gradient_accumulation_steps,
-            "gradient_checkpointing": self.gradient_checkpointing,
-            "lora_rank": self.lora_rank,
-            "lora_alpha": self.lora_alpha,
-            "lora_dropout": self.lora_dropout,
-            "lora_targets": self.lora_targets.split(","),
-            "backup_dir": self.backup_dir,
-            "backup_every_steps": self.backup_every_steps,
-            "log_every_steps": self.log_every_steps,
-            "serving_sub_batch_size": self.serving_sub_batch_size,
-            "serving_encoder_branches": self.serving_encoder_branches,
-            "strategy": self.strategy,
-            "cpu_devices": self.cpu_devices,
-            "warm_start_root": self.serving_model_root if self.warm_start else "",
-            "code_version": source_fingerprint("preprocessing", "components"),
-        }
+    def trainer_settings(self) -> TrainerSettings:
+        return TrainerSettings(
+            checkpoint_dir=self.checkpoint, text_column=self.text_column, label_column=self.label_column,
+            batch_size=self.batch_size, epochs=self.epochs, learning_rate=self.learning_rate,
+            warmup_fraction=self.warmup_fraction, weight_decay=self.weight_decay,
+            mixed_precision=self.mixed_precision, seed=self.seed,
+            gradient_accumulation_steps=self.gradient_accumulation_steps,
+            gradient_checkpointing=self.gradient_checkpointing, lora_rank=self.lora_rank,
+            lora_alpha=self.lora_alpha, lora_dropout=self.lora_dropout,
+            lora_targets=tuple(self.lora_targets.split(",")), backup_dir=self.backup_dir,
+            backup_every_steps=self.backup_every_steps, log_every_steps=self.log_every_steps,
+            serving_sub_batch_size=self.serving_sub_batch_size,
+            serving_encoder_branches=self.serving_encoder_branches, strategy=self.strategy,
+            cpu_devices=self.cpu_devices, warm_start_root=self.serving_model_root if self.warm_start else "",
+            code_version=source_fingerprint("contracts", "preprocessing", "model"))
 
 
-LORA_TARGETS = ("query", "key", "value", "attention_output", "intermediate", "output")
-
-
-def check_training_options(config: PipelineConfig) -> None:
-    """Raises ValueError with one line naming the flag when a training option cannot work."""
-    if config.lora_rank < 0:
-        raise ValueError(f"--lora-rank {config.lora_rank}: must be 0 (full fine-tune) or more")
+def validate(config: PipelineConfig) -> None:
+    """Refuses, before anything runs, a value no component could use: one line naming the flag (InputError).
+    Flags are checked by argparse too; this also covers --config files and values set in code."""
+    for field in dataclasses.fields(PipelineConfig):
+        value, choices = getattr(config, field.name), field.metadata["choices"]
+        if choices and value not in choices:
+            raise InputError(f"{_flag(field.name)} {value!r}: must be one of {', '.join(choices)}")
     unknown = [t for t in config.lora_targets.split(",") if t not in LORA_TARGETS]
     if config.lora_rank and unknown:
-        raise ValueError(f"--lora-targets {config.lora_targets!r}: {unknown[0]!r} is not one of "
+        raise InputError(f"--lora-targets {config.lora_targets!r}: {unknown[0]!r} is not one of "
                          f"{', '.join(LORA_TARGETS)}")
     if not 0 <= config.lora_dropout < 1:
-        raise ValueError(f"--lora-dropout {config.lora_dropout}: must be in [0, 1)")
-    if config.serving_sub_batch_size < 1 or config.serving_encoder_branches < 1:
-        raise ValueError("--serving-sub-batch-size and --serving-encoder-branches must be 1 or more")
-    if config.gradient_accumulation_steps < 1:
-        raise ValueError(f"--gradient-accumulation-steps {config.gradient_accumulation_steps}: must be 1 or more")
+        raise InputError(f"--lora-dropout {config.lora_dropout}: must be in [0, 1)")
+    for name in ("lora_rank", "train_steps", "default_sample"):
+        if getattr(config, name) < 0:
+            raise InputError(f"{_flag(name)} {getattr(config, name)}: must be 0 or more")
+    for name in ("batch_size", "epochs", "max_seq_length", "eval_buckets", "gradient_accumulation_steps",
+                 "serving_sub_batch_size", "serving_encoder_branches", "beam_workers", "cpu_devices", "span_window"):
+        if getattr(config, name) < 1:
+            raise InputError(f"{_flag(name)} {getattr(config, name)}: must be 1 or more")
 
 
-_HELP = {
-    "data": "CSV file, directory of CSV files, or a pattern with {SPAN} such as 'data/span-{SPAN}/*.csv' "
-            "(the newest span is read) (default: the embedded tweet corpus)",
-    "checkpoint": "local Hugging Face BERT checkpoint dir: config.json, vocab.txt, model.safetensors or "
-                  "tf_model.h5 (default: the embedded MiniLM-L6-H384-uncased)",
-    "schema": "curated TFDV schema (schema.pbtxt) for the data; create one with `make schema`",
-    "span_window": "with a {SPAN} pattern: train on the newest span and the N - 1 before it",
-    "drift_action": "with a {SPAN} pattern, on drift from the previous span: stop | warn | off",
-    "default_sample": "rows of the embedded corpus used when --data is not given; 0 = all",
-    "train_steps": "training steps; 0 = derive from --epochs",
-    "mixed_precision": "auto | off | mixed_float16 | mixed_bfloat16",
-}
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 def read_config_file(path: str) -> Dict[str, Any]:
@@ -303,13 +291,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from a YAML/JSON file, and flags given with it win."""
     parser.add_argument("--config", help="YAML or JSON file of knobs (field: value); flags override it")
     for field in dataclasses.fields(PipelineConfig):
-        flag = "--" + field.name.replace("_", "-")
+        flag, help_text = _flag(field.name), field.metadata["help"]
         if field.type is tuple:
-            parser.add_argument(flag, nargs="*", default=None, help="extra Beam pipeline arguments")
+            parser.add_argument(flag, nargs="*", default=None, help=help_text)
         elif field.type is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=field.default)
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=field.default, help=help_text)
         else:
-            parser.add_argument(flag, type=field.type, default=field.default, help=_HELP.get(field.name))
+            parser.add_argument(flag, type=field.type, default=field.default, help=help_text,
+                                choices=field.metadata["choices"] or None)
 
 
 def from_arguments(args: argparse.Namespace, **resolved: Any) -> PipelineConfig:

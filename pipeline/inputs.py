@@ -6,6 +6,9 @@ there: lines end at "\\n" (a "\\r" before it is dropped by the CSV parser), line
 open (a quoted text may span lines), each record is parsed by Python's csv module (as tfx_bsl does, with its
 131,072-character field limit), blank lines are skipped. The one difference: a UTF-8 byte-order mark is
 allowed, because our ExampleGen strips it from the header (components/csv_example_gen.py).
+
+Nothing here imports TensorFlow or TFX (contracts/raw_data.py resolves spans as TFX does): a bad input is
+refused in about a second, not after TensorFlow's import.
 """
 import csv
 import glob
@@ -13,15 +16,12 @@ import json
 import os
 from typing import Iterator, List, Optional, Sequence, Tuple
 
-from components.csv_example_gen import BYTE_ORDER_MARK, read_header, span_patterns
-from components import encoder
-from components.model import WEIGHT_FILES
-from pipeline import configs
+from contracts.errors import InputError, UnsupportedCheckpointError
+from contracts.raw_data import BYTE_ORDER_MARK, SPAN_SPEC, example_gen_input, read_header, span_patterns
+from contracts.raw_data import newest_span as resolve_span
+from preprocessing.checkpoint import WEIGHT_FILES, check_config
+
 _OTHER_DELIMITERS = (";", "\t", "|")
-
-
-class InputError(ValueError):
-    """Bad user input; the message is the one line to show."""
 
 
 def check_checkpoint(checkpoint_dir: str) -> None:
@@ -37,8 +37,8 @@ def check_checkpoint(checkpoint_dir: str) -> None:
     with open(os.path.join(checkpoint_dir, "config.json")) as f:
         config = json.load(f)
     try:
-        encoder.check_config(config)
-    except encoder.UnsupportedEncoderError as e:
+        check_config(config)
+    except UnsupportedCheckpointError as e:
         raise InputError(f"checkpoint {checkpoint_dir}: {e}: use a BERT checkpoint with GELU or ReLU and absolute "
                          "positions") from None
     vocab_size = config.get("vocab_size")
@@ -50,27 +50,23 @@ def check_checkpoint(checkpoint_dir: str) -> None:
 
 
 def newest_span(data: str, span_window: int = 1) -> Tuple[int, List[str]]:
-    """The span CsvExampleGen will read for a {SPAN} pattern (found by TFX's own function), and the files
-    of the span_window spans that end with it."""
-    from tfx.components.example_gen import utils
-    from tfx.proto import example_gen_pb2
-
-    input_base, pattern = configs.example_gen_input(data)
-    split = example_gen_pb2.Input.Split(name="data", pattern=pattern)
+    """The span CsvExampleGen will read for a {SPAN} pattern, and the files of the span_window spans that
+    end with it."""
+    input_base, pattern = example_gen_input(data)
     try:
-        _, span, _ = utils.calculate_splits_fingerprint_span_and_version(input_base, [split])
+        span, resolved = resolve_span(input_base, pattern)
     except ValueError as e:
-        raise InputError(f"data pattern {data}: {e}: {configs.SPAN_SPEC} stands for the span number, e.g. "
+        raise InputError(f"data pattern {data}: {e}: {SPAN_SPEC} stands for the span number, e.g. "
                          "data/span-{SPAN}/*.csv with directories span-1, span-2, ...") from None
     files = [path for span_pattern in span_patterns(pattern, span, span_window)
              for path in sorted(glob.glob(os.path.join(input_base, span_pattern)))]
-    if not glob.glob(os.path.join(input_base, split.pattern)):  # TFX resolved split.pattern to the newest span
-        raise InputError(f"data pattern {data}: span {span} has no file matching {split.pattern}")
+    if not glob.glob(os.path.join(input_base, resolved)):
+        raise InputError(f"data pattern {data}: span {span} has no file matching {resolved}")
     return span, files
 
 
 def csv_files(data: str, span_window: int = 1) -> List[str]:
-    if configs.SPAN_SPEC in data:
+    if SPAN_SPEC in data:
         return newest_span(data, span_window)[1]
     if os.path.isdir(data):
         files = sorted(glob.glob(os.path.join(data, "*.csv")))

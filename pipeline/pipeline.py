@@ -5,56 +5,54 @@ from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
 
 from components import anomalies_gate, csv_example_gen, drift_check, evaluation, serving_pusher
+from contracts import names, raw_data
 from pipeline import configs
 
 
 def _example_gen(config: configs.PipelineConfig):
     """Reads the CSV (a file, every *.csv in a directory, or the newest spans of a {SPAN} pattern) and
     splits by a hash of the text itself, so that identical texts (retweets) always land in the same split."""
-    input_base, pattern = configs.example_gen_input(config.data)
-    window = configs.SPAN_SPEC in pattern and config.span_window > 1
+    input_base, pattern = raw_data.example_gen_input(config.data)
+    window = raw_data.SPAN_SPEC in pattern and config.span_window > 1
     return csv_example_gen.CsvExampleGen(
         input_base=input_base,
         input_config=example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="data", pattern=pattern)]),
         output_config=example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(
-            splits=[example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=config.eval_buckets - 1),
-                    example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=1)],
+            splits=[example_gen_pb2.SplitConfig.Split(name=names.TRAIN_SPLIT, hash_buckets=config.eval_buckets - 1),
+                    example_gen_pb2.SplitConfig.Split(name=names.EVAL_SPLIT, hash_buckets=1)],
             partition_feature_name=config.text_column)),
-        custom_config=csv_example_gen.span_window_config(pattern, config.span_window) if window else None)
+        custom_config=csv_example_gen.span_window_config(pattern, config.span_window) if window else None,
+    ).with_id(names.CSV_EXAMPLE_GEN)
 
 
 def _drift_check(config: configs.PipelineConfig, example_gen):
     """With {SPAN} data: the newest span against the one before it; None when there is nothing to check."""
-    if configs.SPAN_SPEC not in config.data or config.drift_action == "off":
+    if raw_data.SPAN_SPEC not in config.data or config.drift_action == "off":
         return None
-    if config.drift_action not in ("stop", "warn"):
-        raise ValueError(f"drift_action must be 'stop', 'warn' or 'off', not {config.drift_action!r}")
-    input_base, pattern = configs.example_gen_input(config.data)
+    input_base, pattern = raw_data.example_gen_input(config.data)
     return drift_check.DriftCheck(
-        examples=example_gen.outputs["examples"], input_base=input_base, pattern=pattern,
+        examples=example_gen.outputs[names.EXAMPLES], input_base=input_base, pattern=pattern,
         text_column=config.text_column, label_column=config.label_column, checkpoint_dir=config.checkpoint,
         label_linf=config.drift_label_linf, token_length_js=config.drift_token_length_js,
-        action=config.drift_action)
+        action=config.drift_action).with_id(names.DRIFT_CHECK)
 
 
 def _trainer(config: configs.PipelineConfig, transform, schema_gen):
     """In the pipeline's own process, or as a Vertex AI custom job on the worker pools of the config."""
-    custom_config = config.trainer_config()
+    custom_config = config.trainer_settings().to_custom_config()
     trainer_class = tfx.components.Trainer
     if config.trainer_backend == "vertex":
         vertex = tfx.extensions.google_cloud_ai_platform
         trainer_class = vertex.Trainer
         custom_config.update({vertex.ENABLE_VERTEX_KEY: True, vertex.VERTEX_REGION_KEY: config.gcp_region,
                               vertex.TRAINING_ARGS_KEY: config.vertex_training_args()})
-    elif config.trainer_backend != "local":
-        raise ValueError(f"trainer_backend must be 'local' or 'vertex', not {config.trainer_backend!r}")
     return trainer_class(
-        run_fn="components.trainer.run_fn",
+        run_fn="model.training.run_fn",
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
         train_args=tfx.proto.TrainArgs(num_steps=config.train_steps or None), eval_args=tfx.proto.EvalArgs(),
-        custom_config=custom_config)
+        custom_config=custom_config).with_id(names.TRAINER)
 
 
 def create_pipeline(config: configs.PipelineConfig, project_dir: str = configs.PROJECT_DIR,
@@ -62,18 +60,21 @@ def create_pipeline(config: configs.PipelineConfig, project_dir: str = configs.P
     """project_dir: where the project lies where the components run; metadata: False where the
     orchestrator brings its own ML Metadata (Vertex AI)."""
     example_gen = _example_gen(config)
-    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
-    schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema)
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs[names.EXAMPLES]).with_id(
+        names.STATISTICS_GEN)
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema).with_id(names.SCHEMA_GEN)
     example_validator = tfx.components.ExampleValidator(
-        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
-    gate = anomalies_gate.AnomaliesGate(anomalies=example_validator.outputs["anomalies"],
-                                        statistics=statistics_gen.outputs["statistics"],
-                                        schema=schema_gen.outputs["schema"], label_column=config.label_column)
+        statistics=statistics_gen.outputs[names.STATISTICS], schema=schema_gen.outputs["schema"]).with_id(
+        names.EXAMPLE_VALIDATOR)
+    gate = anomalies_gate.AnomaliesGate(anomalies=example_validator.outputs[names.ANOMALIES],
+                                        statistics=statistics_gen.outputs[names.STATISTICS],
+                                        schema=schema_gen.outputs["schema"],
+                                        label_column=config.label_column).with_id(names.ANOMALIES_GATE)
 
     transform = tfx.components.Transform(
-        examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
+        examples=example_gen.outputs[names.EXAMPLES], schema=schema_gen.outputs["schema"],
         preprocessing_fn="preprocessing.transform.preprocessing_fn",
-        custom_config=config.transform_config())
+        custom_config=config.transform_config()).with_id(names.TRANSFORM)
     transform.add_upstream_node(gate)
     drift = _drift_check(config, example_gen)
     if drift:
@@ -85,18 +86,18 @@ def create_pipeline(config: configs.PipelineConfig, project_dir: str = configs.P
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id("latest_blessed_model_resolver")
+    ).with_id(names.BASELINE_RESOLVER)
     evaluator = tfx.components.Evaluator(
-        examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
-        baseline_model=baseline_resolver.outputs["model"],
-        example_splits=["eval"],
+        examples=example_gen.outputs[names.EXAMPLES], model=trainer.outputs[names.MODEL],
+        baseline_model=baseline_resolver.outputs[names.MODEL],
+        example_splits=[names.EVAL_SPLIT],
         eval_config=evaluation.eval_config(config.label_column, config.accuracy_floor,
-                                           config.regression_tolerance))
+                                           config.regression_tolerance)).with_id(names.EVALUATOR)
     pusher = serving_pusher.ServingPusher(
-        model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
-        examples=example_gen.outputs["examples"], model_evaluation=evaluator.outputs["evaluation"],
-        statistics=statistics_gen.outputs["statistics"], serving_model_root=config.serving_model_root,
-        settings=config.pusher_config())
+        model=trainer.outputs[names.MODEL], model_blessing=evaluator.outputs[names.BLESSING],
+        examples=example_gen.outputs[names.EXAMPLES], model_evaluation=evaluator.outputs[names.EVALUATION],
+        statistics=statistics_gen.outputs[names.STATISTICS], serving_model_root=config.serving_model_root,
+        settings=config.pusher_config()).with_id(names.PUSHER)
 
     components: List = [example_gen, statistics_gen, schema_gen, example_validator, gate, *([drift] if drift else []),
                         transform, trainer, baseline_resolver, evaluator, pusher]

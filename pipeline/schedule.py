@@ -33,7 +33,7 @@ def schedule_request(config: configs.PipelineConfig, spec_path: str):
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.FlagParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--spec", default=None,
                         help="the compiled job spec (default: outputs/vertex/<pipeline name>.json)")
     parser.add_argument("--dry-run", action="store_true", help="print the request, send nothing")

@@ -8,13 +8,11 @@ import argparse
 import os
 import sys
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import pandas as pd
+import tensorflow_data_validation as tfdv
+from tensorflow_metadata.proto.v0 import schema_pb2
 
-import pandas as pd  # noqa: E402
-import tensorflow_data_validation as tfdv  # noqa: E402
-from tensorflow_metadata.proto.v0 import schema_pb2  # noqa: E402
-
-from pipeline import inputs  # noqa: E402
+from pipeline import inputs
 
 
 def _typed(column: pd.Series) -> pd.Series:
@@ -25,7 +23,7 @@ def _typed(column: pd.Series) -> pd.Series:
             present.map(numeric)
         except ValueError:
             continue
-        return column.map(lambda cell: numeric(cell) if cell != "" else None)
+        return column.map(lambda cell, numeric=numeric: numeric(cell) if cell != "" else None)
     return column.map(lambda cell: cell if cell != "" else None)
 
 
@@ -69,7 +67,8 @@ def main(argv=None) -> None:
     with open(args.out) as f:
         body = f.read()
     with open(args.out, "w") as f:
-        f.write(f"# Curated schema for {os.path.basename(args.data)}, written by `make schema` (pipeline/schema_tool.py).\n"
+        f.write(f"# Curated schema for {os.path.basename(args.data)}, written by `make schema` "
+                "(pipeline/schema_tool.py).\n"
                 "# Text present in every row; the label domain is the set of classes.\n" + body)
     print(f"wrote {args.out}: labels {list(tfdv.get_domain(schema, args.label_column).value)}")
 

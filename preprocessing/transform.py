@@ -3,14 +3,12 @@
 The tokenizer is built inside the traced function, so it is frozen into the transform graph (vocab.txt as
 an asset) and the exported model tokenizes exactly as training did.
 """
-import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-import tensorflow as tf  # noqa: E402
-import tensorflow_transform as tft  # noqa: E402
+import tensorflow as tf
+import tensorflow_transform as tft
 
-from preprocessing import checkpoint, features, tokenize  # noqa: E402
+from preprocessing import checkpoint, features, tokenize
 
 
 def preprocessing_fn(inputs, custom_config):

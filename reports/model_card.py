@@ -38,9 +38,9 @@ def card_facts(model_dir: str, evaluation_uri: str, statistics_split_uris: Dict[
                model_name: str, version: str, intended_use: str, label_column: str) -> Dict[str, Any]:
     import tensorflow_data_validation as tfdv
 
-    from components import model as classifier_model
+    from model import export
 
-    hyperparameters = classifier_model.read_hyperparameters(model_dir)
+    hyperparameters = export.read_hyperparameters(model_dir)
     labels = {split: run_facts.label_counts(
         tfdv.load_stats_binary(os.path.join(uri, "FeatureStats.pb")).datasets[0], label_column)
         for split, uri in statistics_split_uris.items()}
@@ -57,8 +57,8 @@ def card_facts(model_dir: str, evaluation_uri: str, statistics_split_uris: Dict[
 
 
 def render_markdown(facts: Dict[str, Any]) -> str:
-    return rendering.environment(autoescape=False).get_template("model_card.md").render(c=facts, hp=facts["hyperparameters"],
-                                                            m=facts["metrics"])
+    template = rendering.environment(autoescape=False).get_template("model_card.md")
+    return template.render(c=facts, hp=facts["hyperparameters"], m=facts["metrics"])
 
 
 def write(directory: str, facts: Dict[str, Any]) -> None:

@@ -12,8 +12,8 @@ import numpy as np
 import tensorflow as tf
 from ml_metadata.proto import metadata_store_pb2
 
-from components.evaluation import ACCURACY
-from pipeline import summary
+from contracts import names
+from reports import run_outputs
 
 TOKEN_SAMPLE = 50_000  # texts per split the token statistics read; the first ones, in file order
 HISTOGRAM_EDGES = list(range(0, 129, 4))  # word pieces per text, [CLS] and [SEP] included; the last bin is open
@@ -41,9 +41,9 @@ def split_uris(artifact: metadata_store_pb2.Artifact) -> Dict[str, str]:
 
 
 def executions_table(store, executions: List) -> List[Dict[str, Any]]:
-    names = summary.execution_components(store, executions)
+    components = run_outputs.execution_components(store, executions)
     states = metadata_store_pb2.Execution.State.Name
-    return [{"component": names[e.id], "state": states(e.last_known_state).lower(),
+    return [{"component": components[e.id], "state": states(e.last_known_state).lower(),
              "seconds": (e.last_update_time_since_epoch - e.create_time_since_epoch) / 1000}
             for e in sorted(executions, key=lambda e: e.create_time_since_epoch)]
 
@@ -129,12 +129,12 @@ def token_statistics(texts: List[str], tokenizer, unk_id: int, max_seq_length: i
             "unk_rate": unknown / max(pieces, 1)}
 
 
-def data_section(outputs: summary.RunOutputs, settings: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+def data_section(outputs: run_outputs.RunOutputs, settings: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     """settings: text_column, label_column, checkpoint_dir, max_seq_length (as in Transform's custom_config)."""
     import tensorflow_data_validation as tfdv
 
-    statistics = outputs.get("StatisticsGen", {}).get("statistics")
-    examples = outputs.get("CsvExampleGen", {}).get("examples")
+    statistics = outputs.get(names.STATISTICS_GEN, {}).get(names.STATISTICS)
+    examples = outputs.get(names.CSV_EXAMPLE_GEN, {}).get(names.EXAMPLES)
     if not statistics or not examples:
         return None
     tokenizer, unk_id = wordpiece_tokenizer(settings["checkpoint_dir"])
@@ -146,7 +146,7 @@ def data_section(outputs: summary.RunOutputs, settings: Dict[str, Any]) -> Optio
         texts = read_texts(split_uris(examples)[split], settings["text_column"], TOKEN_SAMPLE)
         splits[split]["tokens"] = token_statistics(texts, tokenizer, unk_id, settings["max_seq_length"])
     return {"examples_uri": examples.uri, "splits": splits,
-            "anomalies": anomalies_by_split(outputs.get("ExampleValidator", {}).get("anomalies"))}
+            "anomalies": anomalies_by_split(outputs.get(names.EXAMPLE_VALIDATOR, {}).get(names.ANOMALIES))}
 
 
 # Training -------------------------------------------------------------------------------------------------
@@ -164,15 +164,16 @@ def scalars(log_dir: str) -> Dict[str, List[List[float]]]:
     return {tag: sorted(points) for tag, points in curves.items()}
 
 
-def training_section(outputs: summary.RunOutputs) -> Optional[Dict[str, Any]]:
-    from components import model as classifier_model
+def training_section(outputs: run_outputs.RunOutputs) -> Optional[Dict[str, Any]]:
     from tfx.utils import path_utils
 
-    trained = outputs.get("Trainer", {})
-    if "model" not in trained:
+    from model import export
+
+    trained = outputs.get(names.TRAINER, {})
+    if names.MODEL not in trained:
         return None
-    hyperparameters = classifier_model.read_hyperparameters(path_utils.serving_model_path(trained["model"].uri))
-    return {"model_uri": trained["model"].uri, "log_dir": trained["model_run"].uri,
+    hyperparameters = export.read_hyperparameters(path_utils.serving_model_path(trained[names.MODEL].uri))
+    return {"model_uri": trained[names.MODEL].uri, "log_dir": trained["model_run"].uri,
             "curves": scalars(trained["model_run"].uri), "hyperparameters": hyperparameters}
 
 
@@ -218,9 +219,9 @@ def confusion_matrix(evaluation_uri: str, num_classes: int, model: str = "candid
 def evaluation_metrics(evaluation_uri: str, class_names: List[str]) -> Dict[str, Any]:
     """The candidate's metrics on the eval split: overall, per class, per slice, and the baseline's beside."""
     overall, per_slice, baseline, diff = {}, {}, {}, {}
-    for slice_name, model_name, name, class_id, is_diff, value in _metric_entries(evaluation_uri):
+    for slice_name, model_name, name, _class_id, is_diff, value in _metric_entries(evaluation_uri):
         if slice_name != "overall":
-            if name == ACCURACY and model_name == "candidate" and not is_diff:
+            if name == names.ACCURACY and model_name == "candidate" and not is_diff:
                 per_slice[slice_name] = value
         elif is_diff:
             diff[name] = value
@@ -256,19 +257,19 @@ def per_class_scores(confusion: List[List[int]], class_names: List[str]) -> Dict
     return scores
 
 
-def evaluation_section(outputs: summary.RunOutputs, class_names: List[str],
+def evaluation_section(outputs: run_outputs.RunOutputs, class_names: List[str],
                        eval_config: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     import tensorflow_model_analysis as tfma
 
-    evaluated = outputs.get("Evaluator", {})
-    if "evaluation" not in evaluated:
+    evaluated = outputs.get(names.EVALUATOR, {})
+    if names.EVALUATION not in evaluated:
         return None
-    metrics = evaluation_metrics(evaluated["evaluation"].uri, class_names)
+    metrics = evaluation_metrics(evaluated[names.EVALUATION].uri, class_names)
     validation = tfma.load_validation_result(metrics["uri"])
     failures = [failure.message or str(failure.metric_key.name)
                 for per_slice_failures in validation.metric_validations_per_slice
                 for failure in per_slice_failures.failures]
-    return {**metrics, "blessed": bool(properties(evaluated["blessing"], "blessed")), "failures": failures,
+    return {**metrics, "blessed": bool(properties(evaluated[names.BLESSING], "blessed")), "failures": failures,
             "thresholds": thresholds(eval_config)}
 
 
@@ -305,14 +306,14 @@ def directory_bytes(path: str) -> int:
 
 
 def predictions(model_dir: str, texts: List[str]) -> List[Dict[str, Any]]:
-    serve = tf.saved_model.load(model_dir).signatures["serving_default"]
-    out = serve(text=tf.constant(texts))
+    serve = tf.saved_model.load(model_dir).signatures[names.SERVING_DEFAULT]
+    out = serve(**{names.TEXT_INPUT: tf.constant(texts)})
     return [{"text": text, "label": label.decode(), "probability": float(max(probabilities))}
-            for text, label, probabilities in zip(texts, out["label"].numpy(), out["probabilities"].numpy())]
+            for text, label, probabilities in zip(texts, out[names.LABEL].numpy(), out[names.PROBABILITIES].numpy())]
 
 
-def serving_section(outputs: summary.RunOutputs, eval_texts: List[str]) -> Optional[Dict[str, Any]]:
-    pushed = outputs.get("ServingPusher", {}).get("pushed_model")
+def serving_section(outputs: run_outputs.RunOutputs, eval_texts: List[str]) -> Optional[Dict[str, Any]]:
+    pushed = outputs.get(names.PUSHER, {}).get(names.PUSHED_MODEL)
     if not pushed or not properties(pushed, "pushed"):
         return None
     path = properties(pushed, "pushed_destination")

@@ -15,20 +15,21 @@ import subprocess
 import sys
 from typing import Any, Dict, Optional
 
-from pipeline import configs, summary
-from reports import plots, rendering, run_facts
+from contracts import layout, names
+from reports import plots, rendering, run_facts, run_outputs
+from reports.run_outputs import OutputsDir
 
 RUN_RECORD = "run.json"  # what only the runner knew: command line, commit, versions, outcome
 
 
-def report_dir(config: configs.PipelineConfig, run_name: str) -> str:
+def report_dir(config: OutputsDir, run_name: str) -> str:
     return os.path.join(config.reports_dir, re.sub(r"[^A-Za-z0-9._-]", "-", run_name))
 
 
 def code_commit() -> str:
     """The project's git commit, '+changes' when the work tree differs from it."""
     try:
-        git = lambda *args: subprocess.run(["git", "-C", configs.PROJECT_DIR, *args], capture_output=True,
+        git = lambda *args: subprocess.run(["git", "-C", layout.PROJECT_DIR, *args], capture_output=True,
                                            text=True, check=True, timeout=10).stdout.strip()
         return git("rev-parse", "HEAD") + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
     except (OSError, subprocess.SubprocessError):
@@ -43,14 +44,14 @@ def installed_versions() -> Dict[str, str]:
     return {"python": sys.version.split()[0], **{p: metadata.version(p) for p in packages}}
 
 
-def write_run_record(config: configs.PipelineConfig, run_name: str, record: Dict[str, Any]) -> None:
+def write_run_record(config: OutputsDir, run_name: str, record: Dict[str, Any]) -> None:
     os.makedirs(report_dir(config, run_name), exist_ok=True)
     record = {"commit": code_commit(), "versions": installed_versions(), **record}
     with open(os.path.join(report_dir(config, run_name), RUN_RECORD), "w") as f:
         json.dump(record, f, indent=2, sort_keys=True)
 
 
-def _read_run_record(config: configs.PipelineConfig, run_name: str) -> Optional[Dict[str, Any]]:
+def _read_run_record(config: OutputsDir, run_name: str) -> Optional[Dict[str, Any]]:
     path = os.path.join(report_dir(config, run_name), RUN_RECORD)
     return json.load(open(path)) if os.path.exists(path) else None
 
@@ -68,7 +69,7 @@ def _execution_property(executions_by_component: Dict[str, Any], component: str,
     return (run_facts.properties(execution, name) if execution else None) or {}
 
 
-def _memoized(config: configs.PipelineConfig, name: str, key: Any, compute) -> Any:
+def _memoized(config: OutputsDir, name: str, key: Any, compute) -> Any:
     """A section that depends only on immutable artifacts (named in `key`), kept under <reports>/.cache:
     a re-run served from TFX's cache gets its page without tokenizing the data or loading the model again."""
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
@@ -84,46 +85,46 @@ def _memoized(config: configs.PipelineConfig, name: str, key: Any, compute) -> A
     return value
 
 
-def _uri(outputs: summary.RunOutputs, component: str, key: str) -> Optional[str]:
+def _uri(outputs: run_outputs.RunOutputs, component: str, key: str) -> Optional[str]:
     artifact = outputs.get(component, {}).get(key)
     return artifact.uri if artifact else None
 
 
-def gather(config: configs.PipelineConfig, run_name: Optional[str] = None) -> Dict[str, Any]:
+def gather(config: OutputsDir, run_name: Optional[str] = None) -> Dict[str, Any]:
     """Everything the page shows, as plain values (tests compare them with the artifacts)."""
-    store = summary.open_store(config)
-    run, executions, outputs = summary.latest_run_outputs(store, run_name)
-    components = summary.execution_components(store, executions)
+    store = run_outputs.open_store(config.metadata_path)
+    run, executions, outputs = run_outputs.latest_run_outputs(store, run_name)
+    components = run_outputs.execution_components(store, executions)
     by_component = {components[e.id]: e for e in executions}
     record = _read_run_record(config, run.name)
     # What the data section needs, from Transform's configuration, or the runner's record when the run
     # stopped before Transform (the anomalies gate, say).
-    settings = _execution_property(by_component, "Transform", "custom_config") or _settings(record)
-    data = _memoized(config, "data", [_uri(outputs, "CsvExampleGen", "examples"),
-                                      _uri(outputs, "StatisticsGen", "statistics"),
-                                      _uri(outputs, "ExampleValidator", "anomalies"), settings],
+    settings = _execution_property(by_component, names.TRANSFORM, "custom_config") or _settings(record)
+    data = _memoized(config, "data", [_uri(outputs, names.CSV_EXAMPLE_GEN, names.EXAMPLES),
+                                      _uri(outputs, names.STATISTICS_GEN, names.STATISTICS),
+                                      _uri(outputs, names.EXAMPLE_VALIDATOR, names.ANOMALIES), settings],
                      lambda: run_facts.data_section(outputs, settings)) if settings else None
     training = run_facts.training_section(outputs)
     class_names = training["hyperparameters"]["class_names"] if training else []
     evaluation = (run_facts.evaluation_section(outputs, class_names,
-                                               _execution_property(by_component, "Evaluator", "eval_config"))
+                                               _execution_property(by_component, names.EVALUATOR, "eval_config"))
                   if training else None)
-    eval_texts = (run_facts.read_texts(run_facts.split_uris(outputs["CsvExampleGen"]["examples"])["eval"],
+    eval_texts = (run_facts.read_texts(run_facts.split_uris(outputs[names.CSV_EXAMPLE_GEN][names.EXAMPLES])["eval"],
                                        settings["text_column"], run_facts.EXAMPLE_PREDICTIONS)
                   if data else [])
-    example_gen = outputs.get("CsvExampleGen", {}).get("examples")
+    example_gen = outputs.get(names.CSV_EXAMPLE_GEN, {}).get(names.EXAMPLES)
     return {
         "run": run.name, "created": datetime.datetime.fromtimestamp(run.create_time_since_epoch / 1000)
         .strftime("%Y-%m-%d %H:%M:%S"), "pipeline": config.pipeline_name,
         "executions": run_facts.executions_table(store, executions),
         "data": data, "training": training, "evaluation": evaluation,
-        "serving": _memoized(config, "serving", [_uri(outputs, "ServingPusher", "pushed_model"), eval_texts],
+        "serving": _memoized(config, "serving", [_uri(outputs, names.PUSHER, names.PUSHED_MODEL), eval_texts],
                              lambda: run_facts.serving_section(outputs, eval_texts)),
         "lineage": {
             "examples": example_gen.uri if example_gen else None,
             "span": run_facts.properties(example_gen, "span") if example_gen else None,
-            "input_base": _execution_property(by_component, "CsvExampleGen", "input_base") or None,
-            "schema": _execution_property(by_component, "ImportSchemaGen", "schema_file") or None,
+            "input_base": _execution_property(by_component, names.CSV_EXAMPLE_GEN, "input_base") or None,
+            "schema": _execution_property(by_component, names.SCHEMA_GEN, "schema_file") or None,
             "checkpoint": settings.get("checkpoint_dir"),
             "tfx_version": run_facts.properties(example_gen, "tfx_version") if example_gen else None,
             "record": record,
@@ -155,7 +156,7 @@ def render(facts: Dict[str, Any]) -> str:
         facts=facts, pictures=_pictures(facts))
 
 
-def write(config: configs.PipelineConfig, run_name: Optional[str] = None) -> str:
+def write(config: OutputsDir, run_name: Optional[str] = None) -> str:
     """Builds the page for the run (the latest one by default); returns its path. Written whole or not at all."""
     facts = gather(config, run_name)
     path = os.path.join(report_dir(config, facts["run"]), "index.html")
@@ -168,18 +169,18 @@ def write(config: configs.PipelineConfig, run_name: Optional[str] = None) -> str
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--outputs-dir", default=configs.PipelineConfig.outputs_dir)
-    parser.add_argument("--pipeline-name", default=configs.PipelineConfig.pipeline_name)
+    parser.add_argument("--outputs-dir", default=layout.DEFAULT_OUTPUTS_DIR, help="the pipeline's --outputs-dir")
+    parser.add_argument("--pipeline-name", default=layout.DEFAULT_PIPELINE_NAME, help="the pipeline's --pipeline-name")
     parser.add_argument("--run", help="the run's id (default: the latest run); --list shows them")
     parser.add_argument("--list", action="store_true", help="list the runs recorded in ML Metadata")
     args = parser.parse_args(argv)
-    config = configs.PipelineConfig(outputs_dir=os.path.abspath(args.outputs_dir), pipeline_name=args.pipeline_name)
+    config = OutputsDir(os.path.abspath(args.outputs_dir), args.pipeline_name)
     if not os.path.exists(config.metadata_path):
         print(f"error: no ML Metadata at {config.metadata_path}: run the pipeline first, or give --outputs-dir",
               file=sys.stderr)
         return 2
     if args.list:
-        for run in sorted(summary.open_store(config).get_contexts_by_type("pipeline_run"),
+        for run in sorted(run_outputs.open_store(config.metadata_path).get_contexts_by_type("pipeline_run"),
                           key=lambda c: c.create_time_since_epoch):
             print(run.name)
         return 0

@@ -33,11 +33,11 @@ import tensorflow as tf
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from pipeline import configs
+from contracts import layout
 
 TEMPLATE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "serving_config",
                         "models.config")
-CONFIG_FILE = "models.config"  # beside the model directories, in the directory mounted as /models
+CONFIG_FILE = layout.MODELS_CONFIG  # beside the model directories, in the directory mounted as /models
 STABLE, CANARY = "stable", "canary"
 
 
@@ -48,13 +48,6 @@ class LabelError(RuntimeError):
 def read(path: str) -> model_server_config_pb2.ModelServerConfig:
     with tf.io.gfile.GFile(path) as f:
         return text_format.Parse(f.read(), model_server_config_pb2.ModelServerConfig())
-
-
-def versions(model_root: str) -> List[int]:
-    """The numeric version directories, oldest first (hidden staging directories are not versions)."""
-    if not tf.io.gfile.isdir(model_root):
-        return []
-    return sorted(int(name.rstrip("/")) for name in tf.io.gfile.listdir(model_root) if name.rstrip("/").isdigit())
 
 
 def available_versions(server: str, model_name: str) -> Set[int]:
@@ -105,7 +98,7 @@ def render(serving_dir: str, model_name: str, available: Optional[Set[int]] = No
     """The config for the versions under serving_dir/model_name now. `available`: the versions the server
     reports loaded; None when unknown, and then the versions pushed before the newest, and any version
     already labelled, count as loaded."""
-    pushed = versions(os.path.join(serving_dir, model_name))
+    pushed = layout.versions(os.path.join(serving_dir, model_name))
     if not pushed:
         raise ValueError(f"no version under {os.path.join(serving_dir, model_name)}: nothing to serve")
     config = read(template)
@@ -142,7 +135,7 @@ def labels(config: model_server_config_pb2.ModelServerConfig) -> Dict[str, int]:
 def unlabeled_versions(serving_dir: str, config: model_server_config_pb2.ModelServerConfig) -> List[int]:
     """Loaded versions that no label names (a new version before `canary`)."""
     entry = config.model_config_list.config[0]
-    window = _window(entry, versions(os.path.join(serving_dir, entry.name)))
+    window = _window(entry, layout.versions(os.path.join(serving_dir, entry.name)))
     return sorted(set(window) - set(entry.version_labels.values()))
 
 
@@ -151,7 +144,7 @@ def update(serving_dir: str, model_name: str, server: str = "", wait_seconds: fl
     up to wait_seconds for it to load the new version, so that the new version can be the canary."""
     available = None
     if server:
-        newest = versions(os.path.join(serving_dir, model_name))[-1]
+        newest = layout.versions(os.path.join(serving_dir, model_name))[-1]
         available = wait_until_available(server, model_name, newest, wait_seconds)
     return write(serving_dir, render(serving_dir, model_name, available))
 
@@ -167,7 +160,7 @@ def move_label(serving_dir: str, label: str, server: str = "") -> model_server_c
     a version it has loaded."""
     config = read(os.path.join(serving_dir, CONFIG_FILE))
     entry = config.model_config_list.config[0]
-    version = (versions(os.path.join(serving_dir, entry.name))[-1] if label == CANARY
+    version = (layout.versions(os.path.join(serving_dir, entry.name))[-1] if label == CANARY
                else entry.version_labels[CANARY])
     _require_available(server, entry.name, version)
     entry.version_labels[label] = version
@@ -179,7 +172,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("action", choices=["show", "canary", "promote"],
                         help="show the labels; canary: label the newest version; promote: make the canary stable")
-    parser.add_argument("--serving-dir", default=os.path.dirname(configs.PipelineConfig().serving_model_root),
+    parser.add_argument("--serving-dir", default=layout.serving_dir(layout.DEFAULT_OUTPUTS_DIR),
                         help="the directory the pipeline pushes to (mounted as /models by the compose stack)")
     parser.add_argument("--server", default="", help="TF Serving's REST address, e.g. http://127.0.0.1:8501: "
                         "a label moves only to a version it reports AVAILABLE")

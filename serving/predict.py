@@ -16,14 +16,9 @@ import sys
 import warnings
 from typing import Iterator, List, Optional, Sequence
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from components.model import HYPERPARAMETERS  # noqa: E402
-from pipeline import configs  # noqa: E402
-
-SIGNATURE = "serving_default"
-OUTPUTS = ("probabilities", "label", "class_id")
+from contracts import layout, names
+from contracts.names import OUTPUTS
+from contracts.names import SERVING_DEFAULT as SIGNATURE
 
 
 class PredictError(Exception):
@@ -61,21 +56,21 @@ class Classifier:
             raise PredictError(f"{self.model_dir} has no {SIGNATURE} signature returning {', '.join(OUTPUTS)}: "
                                "it was not exported by this pipeline")
         self._model, self.signature, self._tf = model, model.signatures[SIGNATURE], tf
-        self.class_names = self._read_class_names(self.signature.structured_outputs["probabilities"].shape[-1])
+        self.class_names = self._read_class_names(self.signature.structured_outputs[names.PROBABILITIES].shape[-1])
 
     def _read_class_names(self, num_classes: int) -> List[str]:
-        path = os.path.join(self.model_dir, HYPERPARAMETERS)
+        path = os.path.join(self.model_dir, layout.HYPERPARAMETERS)
         if os.path.isfile(path):
             with open(path) as f:
                 return list(json.load(f)["class_names"])
         return [f"class_{i}" for i in range(num_classes)]
 
     def predict(self, texts: Sequence[str]) -> List[dict]:
-        out = self.signature(text=self._tf.constant(list(texts), dtype=self._tf.string))
-        probabilities = out["probabilities"].numpy().tolist()
+        out = self.signature(**{names.TEXT_INPUT: self._tf.constant(list(texts), dtype=self._tf.string)})
+        probabilities = out[names.PROBABILITIES].numpy().tolist()
         return [{"text": text, "label": label.decode(), "class_id": int(class_id),
                  "probabilities": dict(zip(self.class_names, (round(p, 6) for p in row)))}
-                for text, label, class_id, row in zip(texts, out["label"].numpy(), out["class_id"].numpy(),
+                for text, label, class_id, row in zip(texts, out[names.LABEL].numpy(), out[names.CLASS_ID].numpy(),
                                                       probabilities)]
 
 
@@ -141,10 +136,10 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", action="append", help="a text to classify (repeatable)")
     source.add_argument("--input", help="a .csv, .jsonl or text file (one text per line)")
-    parser.add_argument("--model", default=configs.PipelineConfig().serving_model_root,
+    parser.add_argument("--model", default=layout.serving_model_root(layout.DEFAULT_OUTPUTS_DIR),
                         help="SavedModel directory, or a serving root whose newest version is used")
     parser.add_argument("--output", help="write .csv or .jsonl here instead of JSONL on stdout")
-    parser.add_argument("--text-column", default=configs.PipelineConfig.text_column,
+    parser.add_argument("--text-column", default="text",
                         help="CSV column / JSONL field holding the text")
     parser.add_argument("--batch-size", type=int, default=32)
     return parser.parse_args(argv)

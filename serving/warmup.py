@@ -11,8 +11,10 @@ import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
+from contracts import names
+
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
-TEXT_SIGNATURE, EXAMPLE_SIGNATURE = "serving_default", "serving_tf_example"
+TEXT_SIGNATURE, EXAMPLE_SIGNATURE = names.SERVING_DEFAULT, names.SERVING_TF_EXAMPLE
 
 
 def signature_inputs(saved_model_dir: str) -> Dict[str, str]:

@@ -1,13 +1,24 @@
-"""Shared fixtures. Environment first: TensorFlow reads these when it is first imported."""
-import os
+"""Shared fixtures. The TensorFlow environment first: TensorFlow reads it when it is first imported."""
+import contracts.environment  # noqa: F401  (before pytest's plugins or any test import TensorFlow)
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import pytest
 
-import pytest  # noqa: E402
+from pipeline import defaults
 
-from pipeline import defaults  # noqa: E402
+# Tests that need a run of the whole pipeline (shared through these fixtures) are the slow tier; modules and
+# tests that run one themselves say so with @pytest.mark.slow. `make test-fast` runs the rest.
+PIPELINE_FIXTURES = {"first_run", "pushed_model", "span_runs"}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: runs the pipeline (or a training) end to end; `make test` runs it, "
+                                       "`make test-fast` does not")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if PIPELINE_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from tfx.components.example_gen import base_example_gen_executor
 from tfx.proto import example_gen_pb2
 
 from pipeline import configs, defaults
+
 from pipeline_runs import FLAGS, SAMPLE, run_cli, run_tfx_cli, summary, tree_digest
 
 SPAN_ROWS = 400

@@ -8,6 +8,7 @@ import os
 import pytest
 
 from pipeline import cli
+
 from pipeline_runs import FLAGS, SAMPLE, tree_digest
 
 

@@ -8,10 +8,14 @@ import pytest
 import tensorflow as tf
 from tfx import v1 as tfx
 
-from pipeline import cli, pipeline, summary
+from contracts import names
+from pipeline import cli, pipeline
+from reports import run_outputs
+
 from pipeline_runs import FLAGS, SAMPLE, run_name
 
-DATA_COMPONENTS = ("CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomaliesGate", "Transform")
+DATA_COMPONENTS = (names.CSV_EXAMPLE_GEN, names.STATISTICS_GEN, names.SCHEMA_GEN, names.EXAMPLE_VALIDATOR,
+                   names.ANOMALIES_GATE, names.TRANSFORM)
 
 
 def _records(uri, split):
@@ -47,19 +51,20 @@ def two_worker_outputs(first_run, tmp_path_factory):
         pipeline_name=config.pipeline_name, pipeline_root=config.pipeline_root, components=kept,
         metadata_connection_config=whole.metadata_connection_config, beam_pipeline_args=whole.beam_pipeline_args)
     tfx.orchestration.LocalDagRunner().run(data_only)
-    return summary.latest_run_outputs(summary.open_store(config))[2]
+    return run_outputs.latest_run_outputs(run_outputs.open_store(config.metadata_path))[2]
 
 
 def test_two_beam_workers_produce_what_one_produced(first_run, two_worker_outputs):
     outputs, result = first_run
     config = cli.resolve(cli.parse_args([*FLAGS, "--outputs-dir", str(outputs)]))
-    one = summary.latest_run_outputs(summary.open_store(config), run_name(result.stdout))[2]
+    one = run_outputs.latest_run_outputs(run_outputs.open_store(config.metadata_path), run_name(result.stdout))[2]
     two = two_worker_outputs
 
     for split in ("train", "eval"):
         examples = _records(one["CsvExampleGen"]["examples"].uri, split)
         assert len(examples) > 50 and examples == _records(two["CsvExampleGen"]["examples"].uri, split)
-        assert _records(one["Transform"]["transformed_examples"].uri, split) == _records(two["Transform"]["transformed_examples"].uri, split)
+        transformed = [run[names.TRANSFORM]["transformed_examples"].uri for run in (one, two)]
+        assert _records(transformed[0], split) == _records(transformed[1], split)
         assert (_statistics(one["StatisticsGen"]["statistics"].uri, split)
                 == _statistics(two["StatisticsGen"]["statistics"].uri, split))
     vocabularies = [glob.glob(os.path.join(r["Transform"]["transform_graph"].uri, "transform_fn", "assets", "label*"))

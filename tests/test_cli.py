@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from contracts import errors
 from pipeline import cli, configs, summary
 from reports import run_report
 
@@ -44,7 +45,7 @@ def test_a_config_file_sets_knobs_and_flags_given_with_it_win(tmp_path):
     config = configs.from_arguments(args)
     assert (config.lora_rank, config.lora_targets, config.gradient_accumulation_steps) == (8, "query,key,value", 4)
     assert config.learning_rate == 3e-4  # the flag wins
-    assert config.trainer_config()["lora_targets"] == ["query", "key", "value"]
+    assert config.trainer_settings().lora_targets == ("query", "key", "value")
     json_file = tmp_path / "training.json"
     json_file.write_text('{"gradient_checkpointing": true, "seed": 7}')
     config = configs.from_arguments(cli.parse_args(["--config", str(json_file)]))
@@ -67,8 +68,8 @@ def test_a_bad_config_file_is_one_line_and_exit_2(tmp_path, content, message, ca
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--lora-rank", "8", "--lora-targets", "query,keys"], "--lora-targets 'query,keys': 'keys' is not one of "
-                                                            "query, key, value, attention_output, intermediate, output"),
+    (["--lora-rank", "8", "--lora-targets", "query,keys"],
+     "--lora-targets 'query,keys': 'keys' is not one of query, key, value, attention_output, intermediate, output"),
     (["--gradient-accumulation-steps", "0"], "--gradient-accumulation-steps 0: must be 1 or more"),
 ])
 def test_bad_training_options_are_one_line_and_exit_2(tmp_path, flags, message, capsys):
@@ -77,6 +78,7 @@ def test_bad_training_options_are_one_line_and_exit_2(tmp_path, flags, message, 
     assert not (tmp_path / "outputs").exists()
 
 
+@pytest.mark.slow
 def test_anomalies_stop_the_run_before_transform_and_the_report_shows_them(tmp_path, checkpoint_dir, capsys):
     """Bypasses the up-front check to show the in-pipeline gate: what protects runs on Vertex/Kubeflow."""
     data = tmp_path / "data.csv"
@@ -97,3 +99,49 @@ def test_anomalies_stop_the_run_before_transform_and_the_report_shows_them(tmp_p
     page = open(path, encoding="utf-8").read()
     assert "stopped before evaluation" in page and "angry" in page and "The run stopped before the Trainer" in page
     assert re.search(r"<td>train</td><td class=\"n\">\d+</td>", page)  # the data section is there
+
+
+def test_every_flag_says_what_it_does():
+    parser = cli.FlagParser()
+    configs.add_arguments(parser)
+    assert [action.dest for action in parser._actions if not action.help] == []
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--strategy", "mirored"], "argument --strategy: invalid choice: 'mirored' (choose from 'auto', 'one_device', "
+                                "'mirrored', 'multi_worker') (--help lists the flags)"),
+    (["--mixed-precision", "bf16"], "argument --mixed-precision: invalid choice: 'bf16'"),
+    (["--batch-size", "sixteen"], "argument --batch-size: invalid int value: 'sixteen'"),
+])
+def test_a_bad_flag_is_one_line_and_exit_2_before_anything_runs(tmp_path, flags, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([*flags, "--outputs-dir", str(tmp_path / "outputs")])
+    assert exit_info.value.code == cli.EXIT_BAD_INPUT
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: {message}")
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_a_bad_choice_in_a_config_file_is_refused_like_a_flag(tmp_path, capsys):
+    config_file = tmp_path / "training.yaml"
+    config_file.write_text("strategy: mirored\n")
+    assert cli.main(["--config", str(config_file), "--outputs-dir", str(tmp_path / "outputs")]) == cli.EXIT_BAD_INPUT
+    assert capsys.readouterr().err.splitlines() == [
+        "error: --strategy 'mirored': must be one of auto, one_device, mirrored, multi_worker"]
+    assert not (tmp_path / "outputs").exists()
+
+
+@pytest.mark.parametrize("kind", [kind for kind in errors.every_kind() if kind is not errors.PipelineError],
+                         ids=lambda kind: kind.__name__)
+def test_every_gates_error_is_one_line_however_the_runner_wrapped_it(kind):
+    """LocalDagRunner raises a component's error as it is; Beam chains it, or re-raises only its text."""
+    line = f"{kind.__name__} says what, where, and what to do"
+    try:
+        try:
+            raise kind(f"{line}\nsecond line")
+        except kind as e:
+            raise RuntimeError("Beam wrapped it") from e
+    except RuntimeError as chained:
+        assert cli._root_cause(chained) == line
+    as_text = RuntimeError(f"Traceback ...\n{kind.__module__}.{kind.__name__}: {line} [while running 'Run[X]']")
+    assert cli._root_cause(as_text) == line

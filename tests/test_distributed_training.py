@@ -5,8 +5,6 @@ Transform outputs of the shared small run (tests/train_worker.py):
   end with the same weights; only the chief writes the model;
 - MirroredStrategy over two logical CPU devices follows the loss curve of one device.
 """
-import json
-import os
 import re
 import socket
 
@@ -52,7 +50,8 @@ def trainings(first_run, tmp_path_factory):
                                       tf_config={"cluster": cluster, "task": {"type": "worker", "index": i}})
                  for i in range(2)}
     processes["one"] = start_trainer(first_run, STEPS, root / "one", root / "one.log", "--strategy", "one_device")
-    processes["two"] = start_trainer(first_run, STEPS, root / "two", root / "two.log", "--cpu-devices", "2")  # auto: Mirrored
+    # auto: Mirrored over the two logical devices
+    processes["two"] = start_trainer(first_run, STEPS, root / "two", root / "two.log", "--cpu-devices", "2")
     return root, {name: finish_trainer(process) for name, process in processes.items()}
 
 
@@ -81,5 +80,6 @@ def test_mirrored_over_two_cpu_devices_follows_the_one_device_loss_curve(trainin
     assert sorted(one) == sorted(two) and max(one) == STEPS
     print("loss by step, one device vs two replicas:", [(step, one[step], two[step]) for step in sorted(one)])
     assert max(abs(one[step] - two[step]) for step in one) <= LOSS_TOLERANCE
-    assert trained_hyperparameters(root / "two")["replicas"] == 2 and trained_hyperparameters(root / "one")["replicas"] == 1
+    assert trained_hyperparameters(root / "two")["replicas"] == 2
+    assert trained_hyperparameters(root / "one")["replicas"] == 1
     assert _digest(logs["one"]) != _digest(logs["two"])  # two real replicas, not one device twice

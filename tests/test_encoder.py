@@ -1,13 +1,14 @@
-"""The exported forward pass (components/encoder.py) against transformers' TF BERT, on the default checkpoint
+"""The exported forward pass (model/encoder.py) against transformers' TF BERT, on the default checkpoint
 and on tiny ones: the same logits, whatever the number of branches; the trained weights come back bit for bit."""
 import numpy as np
 import pytest
 import tensorflow as tf
 import tf_keras
 
-from components import encoder, model
+from model import encoder, keras_classifier
 from pipeline import inputs
 from preprocessing import features
+
 from tiny_bert import random_inputs, tiny_checkpoint
 
 CLASSES = 3
@@ -15,7 +16,7 @@ CLASSES = 3
 
 def _classifier(checkpoint_dir):
     tf_keras.utils.set_random_seed(0)
-    return model.load_classifier(checkpoint_dir, CLASSES)
+    return keras_classifier.load_classifier(checkpoint_dir, CLASSES)
 
 
 def _logits(serving_encoder, batch):

@@ -11,7 +11,10 @@ from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from pipeline import configs
+
 from pipeline_runs import SAMPLE, cached_nodes, kill_when, logged, run_cli, seconds_after, start_cli, summary
+
+pytestmark = pytest.mark.slow  # runs the pipeline: `make test`, not `make test-fast`
 
 STEPS, BACKUP_EVERY = 60, 10
 FLAGS = ["--default-sample", str(SAMPLE), "--train-steps", str(STEPS), "--backup-every-steps", str(BACKUP_EVERY),

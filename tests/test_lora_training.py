@@ -10,7 +10,8 @@ import pytest
 import tensorflow as tf
 import tensorflow_text  # noqa: F401 (registers the tokenizer's ops, which loading the model needs)
 
-from components import encoder, model
+from model import encoder, keras_classifier
+
 from pipeline_runs import finish_trainer, start_trainer, trained_hyperparameters
 
 STEPS = 6
@@ -55,7 +56,7 @@ def test_only_the_adapted_kernels_and_the_head_differ_from_the_checkpoint(lora_t
     root, _ = lora_training
     loaded = tf.saved_model.load(str(root / "model" / "Format-Serving"))
     trained = loaded.encoder.classifier_weights()
-    start = encoder.keras_weights(model.load_classifier(checkpoint_dir, 3).variables)
+    start = encoder.keras_weights(keras_classifier.load_classifier(checkpoint_dir, 3).variables)
     assert set(trained) == set(start)
     changed = [name for name, original in start.items() if not np.array_equal(original.numpy(), trained[name].numpy())]
     adapted = [name for name in changed if name.endswith(("/query/kernel", "/value/kernel"))]

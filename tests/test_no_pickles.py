@@ -5,7 +5,7 @@ import os
 import pickle
 import re
 
-from components import model
+from model import keras_classifier
 from pipeline import configs
 
 UNSAFE_LOADERS = re.compile(r"\bpickle\.loads?\(|\btorch\.load\(|allow_pickle\s*=\s*True|\bjoblib\.load\(|"
@@ -27,14 +27,14 @@ def test_a_pickled_checkpoint_beside_the_safetensors_is_never_opened(tmp_path, c
         os.symlink(os.path.join(checkpoint_dir, name), checkpoint / name)
     marker = tmp_path / "unpickled"
     (checkpoint / "pytorch_model.bin").write_bytes(pickle.dumps(_Payload(str(marker))))
-    classifier = model.load_classifier(str(checkpoint), num_classes=3)
+    classifier = keras_classifier.load_classifier(str(checkpoint), num_classes=3)
     assert classifier.output_shape == (None, 3)
     assert not marker.exists()
 
 
 def test_no_project_code_loads_executable_formats():
-    sources = [path for package in ("pipeline", "components", "preprocessing", "serving", "bench")
-               for path in glob.glob(os.path.join(configs.PROJECT_DIR, package, "*.py"))]
+    packages = ("contracts", "preprocessing", "model", "serving", "reports", "components", "pipeline", "bench")
+    sources = [path for package in packages for path in glob.glob(os.path.join(configs.PROJECT_DIR, package, "*.py"))]
     assert len(sources) > 20
     offenders = [f"{os.path.relpath(path, configs.PROJECT_DIR)}: {line.strip()}" for path in sources
                  for line in open(path, encoding="utf-8") if UNSAFE_LOADERS.search(line)]

@@ -7,12 +7,14 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
-from components import gradient_checkpointing, lora, model, trainer
-from preprocessing import features
-from tiny_bert import random_inputs, tiny_checkpoint
+from model import gradient_checkpointing, keras_classifier, lora, training
+
+from tiny_bert import random_inputs, tiny_checkpoint, training_settings
+
+pytestmark = pytest.mark.slow  # trains, if only a tiny BERT: `make test`, not `make test-fast`
 
 BATCH, CLASSES = 8, 3
-HP = {"learning_rate": 1e-2, "warmup_fraction": 0.0, "weight_decay": 0.01, "gradient_accumulation_steps": 1}
+HP = {"learning_rate": 1e-2, "warmup_fraction": 0.0, "weight_decay": 0.01}
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +30,7 @@ def tiny_with_dropout(tmp_path_factory):
 
 def _classifier(checkpoint: str, seed: int = 0) -> tf_keras.Model:
     tf_keras.utils.set_random_seed(seed)
-    return model.load_classifier(checkpoint, CLASSES)
+    return keras_classifier.load_classifier(checkpoint, CLASSES)
 
 
 def _batch(size: int = BATCH, seed: int = 0):
@@ -47,8 +49,8 @@ def _weights(classifier):
 
 def _fit(classifier, steps: int, accumulation_steps: int = 1, batch=None):
     x, y = batch or _batch()
-    trainable = trainer.compile_for_training(classifier, {**HP, "gradient_accumulation_steps": accumulation_steps},
-                                             train_steps=steps)
+    trainable = training.compile_for_training(
+        classifier, training_settings(**HP, gradient_accumulation_steps=accumulation_steps), train_steps=steps)
     trainable.fit(x, y, batch_size=len(y), epochs=steps, shuffle=False, verbose=0)
 
 

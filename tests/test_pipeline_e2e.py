@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from components import serving_ops
 from pipeline import configs
+
 from pipeline_runs import STEPS, summary
 
 
@@ -27,6 +28,8 @@ def test_first_run_pushes_a_servable_model(first_run):
     outputs, result = first_run
     lines = summary(result.stdout)
     assert lines["blessed"] == "yes"
+    assert lines["blessing"] == (f"accuracy {float(lines['eval accuracy']):.4f} >= the floor 0.3; no blessed model "
+                                 "before it to compare with")
     pushed = lines["pushed"]
     assert os.path.dirname(pushed) == os.path.join(str(outputs), "serving", "text_classifier")
     assert os.path.basename(pushed).isdigit()  # TF Serving's <base>/<version>/ layout

@@ -6,6 +6,7 @@ import sys
 import time
 
 from pipeline import cli, configs, run_lock
+
 from pipeline_runs import FLAGS, run_cli
 
 

@@ -10,8 +10,9 @@ import tensorflow as tf
 import tensorflow_model_analysis as tfma
 
 from pipeline import configs
-from pipeline_runs import run_name
 from reports import run_report
+
+from pipeline_runs import run_name
 
 
 @pytest.fixture(scope="module")

@@ -42,7 +42,8 @@ def test_vertex_worker_pools_are_the_chief_then_the_workers():
     one = dataclasses.replace(BASE, pipeline_image="img:7").vertex_training_args()
     assert one["project"] == "acme"
     assert one["job_spec"]["worker_pool_specs"] == [{
-        "machine_spec": {"machine_type": "n1-standard-8", "accelerator_type": "NVIDIA_TESLA_T4", "accelerator_count": 2},
+        "machine_spec": {"machine_type": "n1-standard-8", "accelerator_type": "NVIDIA_TESLA_T4",
+                         "accelerator_count": 2},
         "container_spec": {"image_uri": "img:7"}, "replica_count": 1}]
     cpus = dataclasses.replace(BASE, vertex_machines=4, vertex_accelerator="").vertex_training_args()
     pools = cpus["job_spec"]["worker_pool_specs"]
@@ -74,7 +75,8 @@ def test_a_remote_checkpoint_is_read_through_a_local_copy(checkpoint_dir):
         tf.io.gfile.copy(os.path.join(checkpoint_dir, name), f"{remote}/{name}", overwrite=True)
     local = checkpoint.local_dir(remote)
     assert "://" not in local and sorted(os.listdir(local)) == ["config.json", "tokenizer.json", "vocab.txt"]
-    with open(os.path.join(local, "vocab.txt"), "rb") as copy, open(os.path.join(checkpoint_dir, "vocab.txt"), "rb") as f:
+    with open(os.path.join(local, "vocab.txt"), "rb") as copy, \
+            open(os.path.join(checkpoint_dir, "vocab.txt"), "rb") as f:
         assert copy.read() == f.read()
     assert checkpoint.local_dir(remote) == local  # copied once
     assert checkpoint.local_dir("") == checkpoint_dir and checkpoint.local_dir("/models/x") == "/models/x"

@@ -11,8 +11,9 @@ import pytest
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  the graph's tokenizer ops, as TF Serving links them
 
-from pipeline_runs import eval_texts
 from serving import model_server_config, predict, warmup
+
+from pipeline_runs import eval_texts
 
 CONTRACT = {"probabilities", "label", "class_id"}
 

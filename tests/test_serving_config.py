@@ -86,7 +86,8 @@ def volumes(service):
 def test_compose_serves_the_pushed_models_with_a_tf_text_that_has_every_op():
     server = compose()["tfserving"]
     tag = server["image"].split(":")[1]
-    supported = re.search(r"TensorFlow Serving (\d+)\.(\d+)\.\d+-(\d+)\.(\d+)\.x", open(serving_ops.SERVING_TEXT_OPS_FILE).read())
+    supported = re.search(r"TensorFlow Serving (\d+)\.(\d+)\.\d+-(\d+)\.(\d+)\.x",
+                          open(serving_ops.SERVING_TEXT_OPS_FILE).read())
     low, high = (int(supported[1]), int(supported[2])), (int(supported[3]), int(supported[4]))
     assert server["image"].startswith("tensorflow/serving:")
     assert low <= tuple(int(p) for p in tag.split(".")[:2]) <= high

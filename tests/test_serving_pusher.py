@@ -17,9 +17,10 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import io_utils, path_utils
 
-import test_serving_ops
 from components import serving_pusher
 from pipeline import configs
+
+import test_serving_ops
 from pipeline_runs import tree_digest
 
 
@@ -51,7 +52,8 @@ def run_pusher(tmp_path, saved_model_dir, serving_root):
     """The Pusher's executor, as TFX calls it, on a blessed model."""
     model = standard_artifacts.Model()
     model.uri = str(tmp_path / "trainer_model")
-    io_utils.copy_dir(saved_model_dir, path_utils.serving_model_path(model.uri, path_utils.is_old_model_artifact(model)))
+    io_utils.copy_dir(saved_model_dir,
+                      path_utils.serving_model_path(model.uri, path_utils.is_old_model_artifact(model)))
     blessing = standard_artifacts.ModelBlessing()
     blessing.uri = str(tmp_path / "blessing")
     blessing.set_int_custom_property("blessed", 1)

@@ -7,7 +7,9 @@ import os
 import tensorflow as tf
 from tfx import v1 as tfx
 
-from pipeline import configs, inputs, pipeline, summary
+from contracts import names
+from pipeline import configs, inputs, pipeline
+from reports import run_outputs
 
 ROWS = 30
 
@@ -39,5 +41,5 @@ def test_a_window_of_two_spans_reads_the_newest_span_and_the_one_before(tmp_path
 
     texts = example_texts(config.pipeline_root)
     assert sorted(texts) == sorted(f"span {span} text {i}" for span in (2, 3) for i in range(ROWS))
-    _, _, outputs = summary.latest_run_outputs(summary.open_store(config))
-    assert outputs["CsvExampleGen"]["examples"].custom_properties["span"].int_value == 3
+    _, _, outputs = run_outputs.latest_run_outputs(run_outputs.open_store(config.metadata_path))
+    assert outputs[names.CSV_EXAMPLE_GEN][names.EXAMPLES].custom_properties["span"].int_value == 3

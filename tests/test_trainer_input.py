@@ -6,8 +6,10 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from components import model, trainer
+from model import keras_classifier, training
 from preprocessing import features
+
+from tiny_bert import training_settings
 
 MAX_LEN, BATCH, EXAMPLES = 64, 16, 400
 
@@ -31,7 +33,7 @@ def _tweet_like_lengths() -> np.ndarray:
 def test_every_example_comes_once_per_pass_and_none_is_dropped():
     lengths = _tweet_like_lengths()
     passes = 5
-    batches = trainer.batch_by_length(_stream(lengths), BATCH).take(passes * EXAMPLES // BATCH)
+    batches = training.batch_by_length(_stream(lengths), BATCH).take(passes * EXAMPLES // BATCH)
     seen = collections.Counter(int(i) for x, _ in batches for i in x[features.INPUT_IDS][:, 0].numpy())
     assert sum(seen.values()) == passes * EXAMPLES
     assert set(seen) == set(range(EXAMPLES))
@@ -44,8 +46,8 @@ def test_every_example_comes_once_per_pass_and_none_is_dropped():
 def test_batches_are_cut_to_their_longest_and_keep_each_example_whole():
     lengths = _tweet_like_lengths()
     computed = real = 0
-    for x, _ in trainer.batch_by_length(_stream(lengths), BATCH).map(
-            lambda x, y: (model.trim_padding(x), y)).take(100):
+    for x, _ in training.batch_by_length(_stream(lengths), BATCH).map(
+            lambda x, y: (keras_classifier.trim_padding(x), y)).take(100):
         mask, ids = x[features.ATTENTION_MASK].numpy(), x[features.INPUT_IDS].numpy()
         assert mask.shape == (BATCH, mask.sum(axis=1).max())
         assert (mask.sum(axis=1) == lengths[ids[:, 0]]).all()  # nothing of an example was cut
@@ -64,7 +66,7 @@ def _embedding_classifier() -> tf_keras.Model:
 def test_dense_embedding_update_is_the_sparse_update():
     x, _ = next(iter(_stream(_tweet_like_lengths())))
     y = np.arange(BATCH) % 3
-    hp = {"learning_rate": 1e-2, "warmup_fraction": 0.0, "weight_decay": 0.01, "gradient_accumulation_steps": 1}
+    hp = training_settings(learning_rate=1e-2, warmup_fraction=0.0, weight_decay=0.01)
     tables = []
     for dense in (False, True):
         tf_keras.utils.set_random_seed(0)
@@ -73,7 +75,7 @@ def test_dense_embedding_update_is_the_sparse_update():
         with tf.GradientTape() as tape:
             loss = tf.reduce_sum(classifier(x))
         assert isinstance(tape.gradient(loss, classifier.trainable_variables[0]), tf.IndexedSlices)
-        trainable = trainer.compile_for_training(classifier, hp, train_steps=10, dense_embedding_update=dense)
+        trainable = training.compile_for_training(classifier, hp, train_steps=10, dense_embedding_update=dense)
         trainable.fit(x, y, batch_size=BATCH, epochs=3, verbose=0)
         tables.append(classifier.get_weights()[0])
     np.testing.assert_allclose(tables[1], tables[0], rtol=1e-5, atol=1e-7)

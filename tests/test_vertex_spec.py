@@ -13,6 +13,8 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 
 from pipeline import configs
 
+pytestmark = pytest.mark.slow  # compiles the pipeline in a subprocess: `make test`, not `make test-fast`
+
 IMAGE = "europe-west4-docker.pkg.dev/acme-ml/tfx/bert-text-classifier:7"
 ROOT = "gs://acme-ml-tfx/bert"
 FLAGS = ["--gcp-project", "acme-ml", "--gcp-region", "europe-west4", "--outputs-dir", ROOT,
@@ -71,7 +73,7 @@ def test_every_code_path_in_the_job_resolves_inside_the_package(job):
     paths = [spec.deployment_spec["executors"][f"{c}_executor"]["container"]["args"][1] for c in COMPONENTS]
     paths += [_parameters(spec, "Transform")["preprocessing_fn"].string_value,
               _parameters(spec, "Trainer")["run_fn"].string_value]
-    assert "preprocessing.transform.preprocessing_fn" in paths and "components.trainer.run_fn" in paths
+    assert "preprocessing.transform.preprocessing_fn" in paths and "model.training.run_fn" in paths
     for path in paths:
         module, name = path.rsplit(".", 1)
         assert callable(getattr(importlib.import_module(module), name)), path

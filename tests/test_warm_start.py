@@ -4,7 +4,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from components import model, trainer, warm_start
+from model import export, keras_classifier, training, warm_start
 from preprocessing import features
 
 TEXTS = ["what a great flight, thank you!", "worst customer service ever", "my flight is at 6pm"]
@@ -13,8 +13,8 @@ TEXTS = ["what a great flight, thank you!", "worst customer service ever", "my f
 def test_restore_loads_the_served_weights_in_this_datas_class_order(pushed_model, checkpoint_dir):
     """The head's columns follow the label vocabulary, whose order may change from one span to the next:
     restored with the classes in reverse, the classifier answers what the served model answers, reversed."""
-    class_names = model.read_hyperparameters(pushed_model)["class_names"]
-    classifier = model.load_classifier(checkpoint_dir, len(class_names))
+    class_names = export.read_hyperparameters(pushed_model)["class_names"]
+    classifier = keras_classifier.load_classifier(checkpoint_dir, len(class_names))
     assert warm_start.restore(classifier, class_names[::-1], os.path.dirname(pushed_model)) == pushed_model
 
     served = tf.saved_model.load(pushed_model)
@@ -29,9 +29,9 @@ def test_restore_loads_the_served_weights_in_this_datas_class_order(pushed_model
 
 
 def test_cold_start_when_nothing_serves_or_the_classes_differ(pushed_model, checkpoint_dir, tmp_path):
-    classifier = model.load_classifier(checkpoint_dir, 3)
-    untouched = trainer.weights_digest(classifier)
+    classifier = keras_classifier.load_classifier(checkpoint_dir, 3)
+    untouched = training.weights_digest(classifier)
     assert warm_start.restore(classifier, ["negative", "neutral", "positive"], str(tmp_path / "empty")) is None
     assert warm_start.restore(classifier, ["negative", "neutral", "positive"], "") is None  # --no-warm-start
     assert warm_start.restore(classifier, ["spam", "ham", "eggs"], os.path.dirname(pushed_model)) is None
-    assert trainer.weights_digest(classifier) == untouched
+    assert training.weights_digest(classifier) == untouched

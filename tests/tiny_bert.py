@@ -18,6 +18,15 @@ def tiny_checkpoint(directory, dropout: float = 0.0, **config) -> str:
     return str(directory)
 
 
+def training_settings(**overrides):
+    """The Trainer's settings of the default configuration, with these fields replaced."""
+    import dataclasses
+
+    from pipeline import configs
+
+    return dataclasses.replace(configs.PipelineConfig().trainer_settings(), **overrides)
+
+
 def random_inputs(size: int, length: int = LENGTH, vocab: int = VOCAB, seed: int = 0):
     """Model inputs of `size` token-id sequences of varied lengths (3 to `length`), padded to `length`."""
     import numpy as np

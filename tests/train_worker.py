@@ -11,24 +11,24 @@ import json
 import os
 import sys
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from absl import logging  # noqa: E402
-from tfx.components.trainer import executor as trainer_executor  # noqa: E402
-from tfx.proto import trainer_pb2  # noqa: E402
-from tfx.types import artifact_utils, standard_artifacts  # noqa: E402
-from tfx.utils import proto_utils  # noqa: E402
+import contracts.environment  # noqa: F401  (before TFX imports TensorFlow)
 
-from pipeline import configs, summary  # noqa: E402
+from absl import logging
+from tfx.components.trainer import executor as trainer_executor
+from tfx.proto import trainer_pb2
+from tfx.types import artifact_utils, standard_artifacts
+from tfx.utils import proto_utils
+
+from pipeline import configs
+from reports import run_outputs
 
 
 def _artifacts(config: configs.PipelineConfig, run_name: str):
     """The run's Transform outputs and schema, as TFX artifacts."""
-    store = summary.open_store(config)
-    _, _, outputs = summary.latest_run_outputs(store, run_name)
+    store = run_outputs.open_store(config.metadata_path)
+    _, _, outputs = run_outputs.latest_run_outputs(store, run_name)
     types = {t.name: t for t in store.get_artifact_types()}
 
     def artifact(component, key, type_name):
@@ -58,10 +58,10 @@ def main() -> None:
     model, model_run = standard_artifacts.Model(), standard_artifacts.ModelRun()
     model.uri, model_run.uri = os.path.join(args.model_dir, "model"), os.path.join(args.model_dir, "model_run")
     exec_properties = {
-        "run_fn": "components.trainer.run_fn",
+        "run_fn": "model.training.run_fn",
         "train_args": proto_utils.proto_to_json(trainer_pb2.TrainArgs(num_steps=args.steps)),
         "eval_args": proto_utils.proto_to_json(trainer_pb2.EvalArgs(num_steps=2)),
-        "custom_config": json.dumps(dataclasses.replace(config, checkpoint="").trainer_config()),
+        "custom_config": json.dumps(dataclasses.replace(config, checkpoint="").trainer_settings().to_custom_config()),
     }
     trainer_executor.GenericExecutor().Do(_artifacts(config, args.run), {"model": [model], "model_run": [model_run]},
                                           exec_properties)

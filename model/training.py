@@ -5,35 +5,33 @@ import math
 import os
 import tempfile
 import time
+from typing import Any, Dict
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import tensorflow as tf
+import tensorflow_transform as tft
+import tf_keras
+from absl import logging
+from tfx import v1 as tfx
+from tfx_bsl.public import tfxio
 
-from typing import Any, Dict  # noqa: E402
-
-import tensorflow as tf  # noqa: E402
-import tensorflow_transform as tft  # noqa: E402
-import tf_keras  # noqa: E402
-from absl import logging  # noqa: E402
-from tfx import v1 as tfx  # noqa: E402
-from tfx_bsl.public import tfxio  # noqa: E402
-
-from components import distribution, gradient_checkpointing, lora, model, warm_start  # noqa: E402
-from preprocessing import checkpoint, features  # noqa: E402
+from model import distribution, export, gradient_checkpointing, keras_classifier, lora, warm_start
+from model.settings import TrainerSettings
+from preprocessing import checkpoint, features
 
 
-def _dataset(fn_args: tfx.components.FnArgs, files, tf_transform_output, hp: Dict[str, Any],
+def _dataset(fn_args: tfx.components.FnArgs, files, tf_transform_output, settings: TrainerSettings,
              training: bool) -> tf.data.Dataset:
     dataset = fn_args.data_accessor.tf_dataset_factory(
         files,
-        tfxio.TensorFlowDatasetOptions(batch_size=hp["batch_size"], label_key=features.LABEL_ID,
-                                       shuffle=training, shuffle_seed=hp["seed"]),
+        tfxio.TensorFlowDatasetOptions(batch_size=settings.batch_size, label_key=features.LABEL_ID,
+                                       shuffle=training, shuffle_seed=settings.seed),
         tf_transform_output.transformed_metadata.schema)
     if training:  # one batch per update: accumulation cuts it into micro-batches of batch_size
-        dataset = batch_by_length(dataset, hp["batch_size"] * hp["gradient_accumulation_steps"])
+        dataset = batch_by_length(dataset, settings.batch_size * settings.gradient_accumulation_steps)
     # Workers split the batches, not the files: Transform writes few files, fewer than workers at times.
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return dataset.map(lambda x, y: (model.trim_padding(x), y),
+    return dataset.map(lambda x, y: (keras_classifier.trim_padding(x), y),
                        num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
@@ -53,15 +51,15 @@ def _count_examples(files) -> int:
                .reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
 
 
-def _train_steps(fn_args: tfx.components.FnArgs, hp: Dict[str, Any]) -> int:
+def _train_steps(fn_args: tfx.components.FnArgs, settings: TrainerSettings) -> int:
     if fn_args.train_steps:
         return fn_args.train_steps
-    examples_per_update = hp["batch_size"] * hp["gradient_accumulation_steps"]
-    return hp["epochs"] * math.ceil(_count_examples(fn_args.train_files) / examples_per_update)
+    examples_per_update = settings.batch_size * settings.gradient_accumulation_steps
+    return settings.epochs * math.ceil(_count_examples(fn_args.train_files) / examples_per_update)
 
 
-def _eval_steps(fn_args: tfx.components.FnArgs, hp: Dict[str, Any]) -> int:
-    return fn_args.eval_steps or math.ceil(_count_examples(fn_args.eval_files) / hp["batch_size"])
+def _eval_steps(fn_args: tfx.components.FnArgs, settings: TrainerSettings) -> int:
+    return fn_args.eval_steps or math.ceil(_count_examples(fn_args.eval_files) / settings.batch_size)
 
 
 class _ProgressLog(tf_keras.callbacks.Callback):
@@ -103,16 +101,16 @@ def _dense_gradients(grads_and_vars):
     return [(tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g, v) for g, v in grads_and_vars]
 
 
-def compile_for_training(classifier, hp: Dict[str, Any], train_steps: int,
+def compile_for_training(classifier, settings: TrainerSettings, train_steps: int,
                          jit_compile: bool = False, dense_embedding_update: bool = True) -> tf_keras.Model:
     from transformers import create_optimizer  # AdamW, linear warm-up then linear decay to 0
 
     optimizer, _ = create_optimizer(
-        init_lr=hp["learning_rate"], num_train_steps=train_steps,
-        num_warmup_steps=int(hp["warmup_fraction"] * train_steps), weight_decay_rate=hp["weight_decay"])
+        init_lr=settings.learning_rate, num_train_steps=train_steps,
+        num_warmup_steps=int(settings.warmup_fraction * train_steps), weight_decay_rate=settings.weight_decay)
     if dense_embedding_update:
         optimizer.gradient_transformers = [_dense_gradients]
-    trainable = model.TrainingModel(classifier, hp["gradient_accumulation_steps"])
+    trainable = keras_classifier.TrainingModel(classifier, settings.gradient_accumulation_steps)
     # The logged loss and accuracy as one replica sees them (they are synchronized already): Keras' default
     # sums them over the workers of a MultiWorkerMirroredStrategy, which reports N times the loss.
     trainable.distribute_reduction_method = "first"
@@ -124,70 +122,71 @@ def compile_for_training(classifier, hp: Dict[str, Any], train_steps: int,
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
-    hp = dict(fn_args.custom_config)
-    distribution.split_cpu(hp["cpu_devices"])  # first: TensorFlow allows it only before its runtime starts
-    tf_keras.utils.set_random_seed(hp["seed"])
+    settings = TrainerSettings.from_custom_config(fn_args.custom_config)
+    distribution.split_cpu(settings.cpu_devices)  # first: TensorFlow allows it only before its runtime starts
+    tf_keras.utils.set_random_seed(settings.seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     class_names = [c.decode() for c in tf_transform_output.vocabulary_by_name(features.LABEL_VOCABULARY)]
     max_seq_length = tf_transform_output.transformed_feature_spec()[features.INPUT_IDS].shape[0]
-    train_steps, eval_steps = _train_steps(fn_args, hp), _eval_steps(fn_args, hp)
+    train_steps, eval_steps = _train_steps(fn_args, settings), _eval_steps(fn_args, settings)
 
-    strategy = distribution.choose_strategy(hp["strategy"])
-    precision = distribution.set_precision_policy(hp["mixed_precision"])
+    strategy = distribution.choose_strategy(settings.strategy)
+    precision = distribution.set_precision_policy(settings.mixed_precision)
     logging.info("Training %d steps of global batch %d on %d replica(s) (%s), precision %s, classes %s",
-                 train_steps, hp["batch_size"], strategy.num_replicas_in_sync, distribution.name(strategy),
+                 train_steps, settings.batch_size, strategy.num_replicas_in_sync, distribution.name(strategy),
                  precision, class_names)
 
-    train_ds = _dataset(fn_args, fn_args.train_files, tf_transform_output, hp, training=True)
-    eval_ds = _dataset(fn_args, fn_args.eval_files, tf_transform_output, hp, training=False)
+    train_ds = _dataset(fn_args, fn_args.train_files, tf_transform_output, settings, training=True)
+    eval_ds = _dataset(fn_args, fn_args.eval_files, tf_transform_output, settings, training=False)
     with strategy.scope():
-        classifier = model.load_classifier(checkpoint.local_dir(hp["checkpoint_dir"]), len(class_names))
-        base_model = warm_start.restore(classifier, class_names, hp["warm_start_root"])  # before any adapter
-        parameters = apply_training_options(classifier, hp)
-        trainable = compile_for_training(classifier, hp, train_steps)
+        classifier = keras_classifier.load_classifier(checkpoint.local_dir(settings.checkpoint_dir), len(class_names))
+        base_model = warm_start.restore(classifier, class_names, settings.warm_start_root)  # before any adapter
+        parameters = apply_training_options(classifier, settings)
+        trainable = compile_for_training(classifier, settings, train_steps)
 
-    backup = tf_keras.callbacks.BackupAndRestore(backup_dir=_backup_dir(fn_args, hp),
-                                                 save_freq=hp["backup_every_steps"], delete_checkpoint=True)
-    callbacks = [backup, _ProgressLog(train_steps, hp["batch_size"], backup, hp["log_every_steps"]),
+    backup = tf_keras.callbacks.BackupAndRestore(backup_dir=_backup_dir(fn_args, settings),
+                                                 save_freq=settings.backup_every_steps, delete_checkpoint=True)
+    callbacks = [backup, _ProgressLog(train_steps, settings.batch_size, backup, settings.log_every_steps),
                  tf_keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq=20)]
     # One Keras "epoch" per configured epoch (or one for a step budget), so resumption and logs line up.
-    epochs = hp["epochs"] if not fn_args.train_steps else 1
+    epochs = settings.epochs if not fn_args.train_steps else 1
     trainable.fit(train_ds, epochs=epochs, steps_per_epoch=math.ceil(train_steps / epochs),
                   validation_data=eval_ds, validation_steps=eval_steps, callbacks=callbacks, verbose=2)
 
-    lora_merge = _merge_adapters(classifier, eval_ds) if hp["lora_rank"] else {}
+    lora_merge = _merge_adapters(classifier, eval_ds) if settings.lora_rank else {}
     weights = weights_digest(classifier)
     logging.info("Trained weights: sha256 %s", weights)
-    export = model.ExportModule(classifier, tf_transform_output.transform_features_layer(), class_names,
-                                tf_transform_output.raw_feature_spec(), hp["text_column"],
-                                hp["label_column"], hp["serving_sub_batch_size"],
-                                hp["serving_encoder_branches"])
+    exported = export.ExportModule(classifier, tf_transform_output.transform_features_layer(), class_names,
+                                   tf_transform_output.raw_feature_spec(), settings.text_column,
+                                   settings.label_column, settings.serving_sub_batch_size,
+                                   settings.serving_encoder_branches)
     if not distribution.is_chief(strategy):
         # Every worker saves, so that they stay in step, but into scratch space: the model is the chief's.
         # TFX then checks that the model exists, so a worker returns once the chief has written it.
         with tempfile.TemporaryDirectory() as scratch:
-            export.save(scratch)
+            exported.save(scratch)
         _wait_for_chief(fn_args.serving_model_dir)
         return
-    export.save(fn_args.serving_model_dir)
-    model.write_hyperparameters(fn_args.serving_model_dir, {
-        **hp, "train_steps": train_steps, "steps_trained": int(trainable.optimizer.iterations.numpy()),
+    exported.save(fn_args.serving_model_dir)
+    export.write_hyperparameters(fn_args.serving_model_dir, {
+        **settings.to_custom_config(), "train_steps": train_steps,
+        "steps_trained": int(trainable.optimizer.iterations.numpy()),
         "max_seq_length": max_seq_length, "class_names": class_names, "precision_policy": precision,
         "strategy": distribution.name(strategy), "replicas": strategy.num_replicas_in_sync,
         "weights_sha256": weights, "warm_started_from": base_model, **parameters, **lora_merge})
 
 
-def apply_training_options(classifier: tf_keras.Model, hp: Dict[str, Any]) -> Dict[str, int]:
+def apply_training_options(classifier: tf_keras.Model, settings: TrainerSettings) -> Dict[str, int]:
     """LoRA adapters and gradient checkpointing, as configured; returns the parameter counts."""
-    if hp["lora_rank"]:
-        counts = lora.add_adapters(classifier, hp["lora_rank"], hp["lora_alpha"], hp["lora_dropout"],
-                                   hp["lora_targets"])
+    if settings.lora_rank:
+        counts = lora.add_adapters(classifier, settings.lora_rank, settings.lora_alpha, settings.lora_dropout,
+                                   settings.lora_targets)
     else:
         counts = lora.parameter_counts(classifier)
-    if hp["gradient_checkpointing"]:
+    if settings.gradient_checkpointing:
         gradient_checkpointing.enable(classifier)
     logging.info("Training %d of %d parameters (%s)", counts["trainable_parameters"], counts["total_parameters"],
-                 f"LoRA rank {hp['lora_rank']} on {', '.join(hp['lora_targets'])}" if hp["lora_rank"]
+                 f"LoRA rank {settings.lora_rank} on {', '.join(settings.lora_targets)}" if settings.lora_rank
                  else "full fine-tune")
     return counts
 
@@ -221,8 +220,9 @@ def weights_digest(classifier: tf_keras.Model) -> str:
     return digest.hexdigest()
 
 
-def _backup_dir(fn_args: tfx.components.FnArgs, hp: Dict[str, Any]) -> str:
+def _backup_dir(fn_args: tfx.components.FnArgs, settings: TrainerSettings) -> str:
     """A directory that outlives this execution (whose output URIs are new on every attempt), keyed by
     what the training depends on, so only a re-run of the same training resumes from it."""
-    key = json.dumps([fn_args.transform_output, fn_args.train_files, fn_args.train_steps, hp], sort_keys=True)
-    return os.path.join(hp["backup_dir"], hashlib.sha256(key.encode()).hexdigest()[:16])
+    key = json.dumps([fn_args.transform_output, fn_args.train_files, fn_args.train_steps, settings.to_custom_config()],
+                     sort_keys=True)
+    return os.path.join(settings.backup_dir, hashlib.sha256(key.encode()).hexdigest()[:16])

@@ -8,7 +8,7 @@ seed drawn once per layer and step (from the seeded global generator) and passed
 import tensorflow as tf
 import tf_keras
 
-from components import lora
+from model import lora
 
 
 class _SeededDropout(tf_keras.layers.Layer):

@@ -15,12 +15,12 @@ import tensorflow as tf
 import tf_keras
 from absl import logging
 
-from components import encoder, model
-from serving import model_server_config
+from contracts import layout
+from model import encoder, export, keras_classifier
 
 
 def newest_model(serving_root: str) -> Optional[str]:
-    versions = model_server_config.versions(serving_root)
+    versions = layout.versions(serving_root)
     return os.path.join(serving_root, str(versions[-1])) if versions else None
 
 
@@ -48,7 +48,7 @@ def restore(classifier: tf_keras.Model, class_names: List[str], serving_root: st
         logging.info("Cold start from the checkpoint: %s", "warm start is off" if not serving_root
                      else f"no model under {serving_root} yet")
         return None
-    order, mismatch = _class_order(model.read_hyperparameters(base)["class_names"], class_names)
+    order, mismatch = _class_order(export.read_hyperparameters(base)["class_names"], class_names)
     saved = _saved_weights(base)
     targets = encoder.keras_weights(classifier.variables)
     if order is not None and {name: v.shape for name, v in saved.items()} != {
@@ -57,7 +57,7 @@ def restore(classifier: tf_keras.Model, class_names: List[str], serving_root: st
     if mismatch:
         logging.warning("Cold start from the checkpoint, not from %s: %s", base, mismatch)
         return None
-    head = {id(weight) for weight in classifier.get_layer(model.HEAD_LAYER).weights}
+    head = {id(weight) for weight in classifier.get_layer(keras_classifier.HEAD_LAYER).weights}
     for name, target in targets.items():
         value = tf.convert_to_tensor(saved[name])
         target.assign(tf.gather(value, order, axis=-1) if id(target) in head else value)

@@ -11,7 +11,7 @@ import os
 import tensorflow as tf
 import tf_keras
 
-STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
+from model.settings import STRATEGIES
 
 
 def split_cpu(devices: int) -> None:

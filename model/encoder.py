@@ -25,27 +25,11 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
+from preprocessing import checkpoint
+
 HEAD_LAYER = "classifier"  # the classifier's dense head (a top-level layer): its columns follow the class order
 _LAYER = "bert/encoder/layer_._{}/"
 _SQRT_HALF = math.sqrt(0.5)
-_ACTIVATIONS = ("gelu", "relu")  # the hidden_act values of BERT configs that this graph computes
-
-
-class UnsupportedEncoderError(ValueError):
-    """The checkpoint's architecture is not the BERT encoder this graph computes."""
-
-
-def check_config(config: Dict) -> None:
-    """Refuses, from the checkpoint's config.json, what the export graph does not compute: checked before the
-    run (pipeline/inputs.py), so that no training is spent on a model that could not be exported."""
-    activation = config.get("hidden_act", "gelu")
-    if activation not in _ACTIVATIONS:
-        raise UnsupportedEncoderError(f"hidden_act {activation!r} is not supported (only {', '.join(_ACTIVATIONS)})")
-    positions = config.get("position_embedding_type", "absolute")
-    if positions != "absolute":
-        raise UnsupportedEncoderError(f"position_embedding_type {positions!r} is not supported (only 'absolute')")
-
-
 def relative_name(variable: tf.Variable) -> str:
     """'tf_bert_model_1/bert/embeddings/...:0' -> 'bert/embeddings/...': stable whatever Keras numbered the model."""
     name = variable.name.split(":")[0]
@@ -69,7 +53,7 @@ class ServingEncoder(tf.Module):
     def __init__(self, classifier: tf_keras.Model, parts: int):
         super().__init__(name="serving_encoder")
         config = _encoder_config(classifier)
-        check_config(config.to_dict())
+        checkpoint.check_config(config.to_dict())
         self._heads, self._hidden = config.num_attention_heads, config.hidden_size
         self._parts = math.gcd(parts, self._heads, config.intermediate_size)
         self._eps = config.layer_norm_eps
@@ -98,8 +82,9 @@ class ServingEncoder(tf.Module):
                            for i in range(self._parts)],
             "qkv_bias": [np.concatenate([self._columns(weights[p + "bias"], i, head_cols) for p in qkv])
                          for i in range(self._parts)],
-            "attention_out_kernel": [weights[prefix + "attention/output/dense/kernel"][i * head_cols:(i + 1) * head_cols]
-                                     for i in range(self._parts)],
+            "attention_out_kernel": [
+                weights[prefix + "attention/output/dense/kernel"][i * head_cols:(i + 1) * head_cols]
+                for i in range(self._parts)],
             "ffn_in_kernel": [self._columns(weights[prefix + "intermediate/dense/kernel"], i, ffn_cols)
                               for i in range(self._parts)],
             "ffn_in_bias": [self._columns(weights[prefix + "intermediate/dense/bias"], i, ffn_cols)
@@ -107,7 +92,8 @@ class ServingEncoder(tf.Module):
             "ffn_out_kernel": [weights[prefix + "output/dense/kernel"][i * ffn_cols:(i + 1) * ffn_cols]
                                for i in range(self._parts)],
         }
-        whole = {"attention_out_bias": "attention/output/dense/bias", "attention_norm_gamma": "attention/output/LayerNorm/gamma",
+        whole = {"attention_out_bias": "attention/output/dense/bias",
+                 "attention_norm_gamma": "attention/output/LayerNorm/gamma",
                  "attention_norm_beta": "attention/output/LayerNorm/beta", "ffn_out_bias": "output/dense/bias",
                  "ffn_norm_gamma": "output/LayerNorm/gamma", "ffn_norm_beta": "output/LayerNorm/beta"}
         layer = {key: [self._variable(value) for value in values] for key, values in split.items()}
@@ -161,7 +147,7 @@ class ServingEncoder(tf.Module):
         mask_bias = ((1.0 - mask) * -10000.0)[:, None, None, :]  # transformers' additive mask
         for layer in self._layers:
             x = self._layer(x, layer, batch, length, mask_bias)
-        # Mean over the real tokens (components/model.py's pooling), then the head.
+        # Mean over the real tokens (model/keras_classifier.py's pooling), then the head.
         hidden = tf.reshape(x, [batch, length, self._hidden]) * mask[:, :, None]
         pooled = tf.reduce_sum(hidden, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1, keepdims=True), 1.0)
         return tf.nn.bias_add(tf.matmul(pooled, self._head[0]), self._head[1])

@@ -1,0 +1,39 @@
+"""Names that several packages must spell alike: the pipeline's component ids and the output keys read
+back from ML Metadata, the splits, the Evaluator's metrics, and the exported model's signatures."""
+
+# Component ids (pipeline/pipeline.py sets them; summaries and reports look outputs up by them).
+CSV_EXAMPLE_GEN = "CsvExampleGen"
+STATISTICS_GEN = "StatisticsGen"
+SCHEMA_GEN = "ImportSchemaGen"
+EXAMPLE_VALIDATOR = "ExampleValidator"
+ANOMALIES_GATE = "AnomaliesGate"
+DRIFT_CHECK = "DriftCheck"
+TRANSFORM = "Transform"
+TRAINER = "Trainer"
+BASELINE_RESOLVER = "latest_blessed_model_resolver"
+EVALUATOR = "Evaluator"
+PUSHER = "ServingPusher"
+
+# Output keys of those components (TFX's standard ones).
+EXAMPLES = "examples"
+STATISTICS = "statistics"
+ANOMALIES = "anomalies"
+MODEL = "model"
+EVALUATION = "evaluation"
+BLESSING = "blessing"
+PUSHED_MODEL = "pushed_model"
+
+TRAIN_SPLIT, EVAL_SPLIT = "train", "eval"
+
+# The Evaluator's metrics (components/evaluation.py) as TFMA names them.
+ACCURACY = "sparse_categorical_accuracy"
+EXAMPLE_COUNT = "example_count"
+
+# The exported model's signatures (model/export.py), their inputs and outputs.
+SERVING_DEFAULT = "serving_default"  # text -> outputs
+SERVING_TF_EXAMPLE = "serving_tf_example"  # serialized tf.Example of the raw features -> outputs
+TRANSFORM_FEATURES = "transform_features"  # serialized tf.Example -> transformed features (TFMA)
+TEXT_INPUT = "text"
+EXAMPLES_INPUT = "examples"
+PROBABILITIES, LABEL, CLASS_ID = "probabilities", "label", "class_id"
+OUTPUTS = (PROBABILITIES, LABEL, CLASS_ID)

@@ -1,0 +1,112 @@
+"""The Keras BERT classifier that training fits: the checkpoint's encoder, mean pooling and a dense head;
+the padding trim every batch goes through; the training wrapper (optimizer state, gradient accumulation).
+What is exported from it is model/export.py."""
+import logging
+import os
+from typing import Dict
+
+import tensorflow as tf
+import tf_keras
+
+from model.encoder import HEAD_LAYER
+from preprocessing import features
+
+
+def _model_inputs() -> Dict[str, tf.Tensor]:
+    """Variable-length inputs: each batch comes cut to its own longest sequence (trim_padding)."""
+    return {name: tf_keras.Input(shape=(None,), dtype=tf.int64, name=name) for name in features.MODEL_INPUTS}
+
+
+class _ExpectedLoadReport(logging.Filter):
+    """transformers reports, on every load of a sentence-transformers BERT checkpoint, that the PyTorch buffer
+    embeddings.position_ids has no TF weight (TF computes positions), and then that every weight was loaded:
+    both expected. Any other unused or newly initialized weight is still reported."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("All the weights of ") or (
+            message.startswith("Some weights of the PyTorch model were not used") and
+            "['embeddings.position_ids']" in message))
+
+
+def _quiet_expected_load_report() -> None:
+    from transformers.utils import logging as hf_logging
+
+    handler = hf_logging._get_library_root_logger().handlers[0]  # noqa: SLF001  (its one stderr handler)
+    if not any(isinstance(f, _ExpectedLoadReport) for f in handler.filters):
+        handler.addFilter(_ExpectedLoadReport())
+
+
+def load_classifier(checkpoint_dir: str, num_classes: int) -> tf_keras.Model:
+    """The checkpoint's encoder (transformers' TF BERT), mean-pooled over real tokens, and a new dense head.
+
+    Mean pooling rather than the [CLS] pooler: sentence-transformers checkpoints such as the default were
+    trained to be read that way (their pooler is left over from pre-training), and it is a sound choice
+    for plain BERT checkpoints too. Outputs logits, float32 under any precision policy.
+    """
+    from transformers import TFAutoModel
+
+    _quiet_expected_load_report()
+    encoder = TFAutoModel.from_pretrained(
+        checkpoint_dir, local_files_only=True,
+        use_safetensors=os.path.exists(os.path.join(checkpoint_dir, "model.safetensors")))
+    if getattr(encoder, "bert", None) is not None and encoder.bert.pooler is not None:
+        encoder.bert.pooler.trainable = False  # unused (mean pooling): no gradient, so no update either way
+    inputs = _model_inputs()
+    hidden = encoder(inputs).last_hidden_state
+    mask = tf.cast(inputs[features.ATTENTION_MASK], hidden.dtype)[:, :, None]
+    pooled = tf.reduce_sum(hidden * mask, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1), 1.0)
+    pooled = tf_keras.layers.Dropout(encoder.config.hidden_dropout_prob)(pooled)
+    logits = tf_keras.layers.Dense(
+        num_classes, dtype="float32", name=HEAD_LAYER,
+        kernel_initializer=tf_keras.initializers.TruncatedNormal(stddev=encoder.config.initializer_range))(pooled)
+    return tf_keras.Model(inputs, logits, name="bert_classifier")
+
+
+def trim_padding(batch: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+    """Cuts the model inputs to the longest sequence in the batch: padding beyond it is masked anyway,
+    and tweets are much shorter than max_seq_length, so this skips most of the padding compute."""
+    # At least 1: the max over an empty batch is INT_MIN, and a request with no texts must still answer.
+    length = tf.maximum(tf.reduce_max(tf.reduce_sum(tf.cast(batch[features.ATTENTION_MASK], tf.int32), axis=1)), 1)
+    return {name: batch[name][:, :length] for name in features.MODEL_INPUTS}
+
+
+class TrainingModel(tf_keras.Model):
+    """fit()'s model: the classifier, whose optimizer attaches here so that the exported classifier carries
+    no optimizer state. With accumulation_steps > 1, each batch is cut into that many micro-batches, run one
+    after the other (only one micro-batch's activations are alive at a time), and one update is made from
+    their mean gradient: the update of the whole batch, in a micro-batch's memory."""
+
+    def __init__(self, classifier: tf_keras.Model, accumulation_steps: int = 1):
+        inputs = _model_inputs()
+        super().__init__(inputs, classifier(inputs))
+        self.accumulation_steps = accumulation_steps
+
+    def train_step(self, data):
+        if self.accumulation_steps == 1:
+            return super().train_step(data)
+        x, y, _ = tf_keras.utils.unpack_x_y_sample_weight(data)
+        steps = self.accumulation_steps
+        size = tf.shape(y)[0] // steps
+        variables = self.trainable_variables
+        scaled = isinstance(self.optimizer, tf_keras.mixed_precision.LossScaleOptimizer)
+
+        def micro_step(i, sums):
+            part_x = trim_padding({name: values[i * size:(i + 1) * size] for name, values in x.items()})
+            part_y = y[i * size:(i + 1) * size]
+            with tf.GradientTape() as tape:
+                predictions = self(part_x, training=True)
+                loss = self.compute_loss(part_x, part_y, predictions)
+                if scaled:
+                    loss = self.optimizer.get_scaled_loss(loss)
+            gradients = tape.gradient(loss, variables)
+            if scaled:
+                gradients = self.optimizer.get_unscaled_gradients(gradients)
+            self.compiled_metrics.update_state(part_y, predictions)
+            return i + 1, [total + tf.convert_to_tensor(g) for total, g in zip(sums, gradients)]
+
+        _, sums = tf.while_loop(lambda i, _: i < steps, micro_step,
+                                [tf.constant(0), [tf.zeros(v.shape, v.dtype) for v in variables]],
+                                parallel_iterations=1)
+        self.optimizer.apply_gradients(zip([total / steps for total in sums], variables))
+        return self.get_metrics_result()
