@@ -54,7 +54,7 @@ run-local: $(INSTALLED)
 # The whole suite (what CI runs after `make lint`); `make test-fast` leaves out the tests marked slow (a
 # pipeline run or a training), for a loop of a few minutes while editing.
 test: $(INSTALLED)
-	$(PY) -m pytest tests
+	$(PY) -m pytest --durations=15 tests
 
 test-fast: $(INSTALLED)
 	$(PY) -m pytest -m "not slow" tests

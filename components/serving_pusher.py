@@ -3,8 +3,13 @@
 TFX's Pusher, with these changes:
 - A model that needs an op stock TF Serving lacks is refused before anything is written (UnservableModelError),
   instead of failing later with "Op type not registered" when the server loads it.
-- A version directory appears whole or not at all: the model is copied into a hidden directory beside it
-  (TF Serving ignores non-numeric names) and renamed into place, which is atomic on one filesystem.
+- TF Serving never loads a partial version: the model is copied into a hidden directory beside the versions
+  (TF Serving ignores non-numeric names), completed there (warm-up requests, model card), then made a
+  version. On a local filesystem by a rename, atomic. On an object store (gs://, s3://) a "rename" is a
+  copy then a delete, file by file, in no promised order; there the files are copied into the version in
+  an order that keeps the version unloadable until it is whole: saved_model.pb last, because TF Serving's
+  loader takes a directory for a SavedModel only once saved_model.pb is in it (tensorflow's
+  MaybeSavedModelDirectory), and a load that fails before that is retried (--max_num_load_retries).
   TFX's own Pusher copies file by file into the final directory. A staging directory left by a killed
   push is removed by the next push (one pipeline pushes into a serving root at a time: the run lock).
 - The version carries warm-up requests built from real eval texts (serving/warmup.py) and its model card
@@ -28,8 +33,7 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, channel, component_spec, standard_artifacts, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 
-from components import serving_ops
-from contracts import layout
+from components import blessing_gate, serving_ops
 from contracts.errors import UnservableModelError
 from reports import model_card, run_facts
 from serving import model_server_config, warmup
@@ -38,7 +42,9 @@ FINGERPRINT_FILE = "fingerprint.pb"
 EXAMPLES_KEY = "examples"
 EVALUATION_KEY = "model_evaluation"
 STATISTICS_KEY = "statistics"
+BLESSING_KEY = standard_component_specs.MODEL_BLESSING_KEY
 STAGING_PREFIX = ".staging-"
+SAVED_MODEL_FILE = "saved_model.pb"  # what TF Serving's loader looks for first
 
 
 def check_servable(model_path: str) -> None:
@@ -49,9 +55,32 @@ def check_servable(model_path: str) -> None:
             f"pushed. Build the graph from core TF and the ops in {serving_ops.SERVING_TEXT_OPS_FILE}")
 
 
+def _versions(model_root: str) -> List[int]:
+    """The numeric version directories (through TFX's fileio, as every write of the push)."""
+    if not fileio.isdir(model_root):
+        return []
+    return [int(name.rstrip("/")) for name in fileio.listdir(model_root) if name.rstrip("/").isdigit()]
+
+
 def latest_version(model_root: str) -> Optional[int]:
     """The highest numeric version under a TF Serving model directory, if any."""
-    return max(layout.versions(model_root), default=None)
+    return max(_versions(model_root), default=None)
+
+
+def renames_atomically(path: str) -> bool:
+    """Local filesystems rename a directory in one step; object stores copy it object by object."""
+    return "://" not in path
+
+
+def copy_saved_model_last(source: str, target: str) -> None:
+    """Copies a SavedModel directory file by file with saved_model.pb last: until it lands, TF Serving cannot
+    take the target for a SavedModel, and once it has, every other file is there."""
+    walked = list(fileio.walk(source))
+    for root, _, _ in walked:  # empty directories (assets/) too
+        fileio.makedirs(os.path.join(target, os.path.relpath(root, source)))
+    files = [os.path.join(root, name) for root, _, names in walked for name in names]
+    for path in sorted(files, key=lambda path: os.path.basename(path) == SAVED_MODEL_FILE):
+        fileio.copy(path, os.path.join(target, os.path.relpath(path, source)), overwrite=True)
 
 
 def _same_model(model_path: str, version_path: str) -> bool:
@@ -61,23 +90,36 @@ def _same_model(model_path: str, version_path: str) -> bool:
     return io_utils.read_bytes_file(fingerprints[0]) == io_utils.read_bytes_file(fingerprints[1])
 
 
+def _remove_unfinished_pushes(model_root: str) -> None:
+    """A staging directory, or (on an object store) a version without its saved_model.pb, is what a killed
+    push leaves; the next push removes it."""
+    unfinished = fileio.glob(os.path.join(model_root, STAGING_PREFIX + "*")) + [
+        os.path.join(model_root, str(version)) for version in _versions(model_root)
+        if not fileio.exists(os.path.join(model_root, str(version), SAVED_MODEL_FILE))]
+    for path in unfinished:
+        logging.info("Removing %s, left by a push that was killed.", path)
+        fileio.rmtree(path)
+
+
 def push_atomically(model_path: str, model_root: str,
                     prepare: Callable[[str, str], Any] = lambda staging, version: None) -> str:
     """Copies the SavedModel to a new version under model_root; returns the version directory.
     `prepare(staging_dir, version)` adds to the staged copy before it becomes visible."""
+    _remove_unfinished_pushes(model_root)
     newest = latest_version(model_root)
     if newest is not None and _same_model(model_path, os.path.join(model_root, str(newest))):
         logging.info("Model identical to serving version %d: not pushed again.", newest)
         return os.path.join(model_root, str(newest))
-    for stale in fileio.glob(os.path.join(model_root, STAGING_PREFIX + "*")):
-        logging.info("Removing %s, left by a push that was killed.", stale)
-        fileio.rmtree(stale)
     version = max(int(time.time()), (newest or 0) + 1)  # strictly increasing, even within a second
     staging = os.path.join(model_root, f"{STAGING_PREFIX}{version}-{uuid.uuid4().hex[:8]}")
     io_utils.copy_dir(model_path, staging)
     prepare(staging, str(version))
     serving_path = os.path.join(model_root, str(version))
-    fileio.rename(staging, serving_path)
+    if renames_atomically(model_root):
+        fileio.rename(staging, serving_path)
+    else:
+        copy_saved_model_last(staging, serving_path)
+        fileio.rmtree(staging)
     logging.info("Model written to serving path %s.", serving_path)
     return serving_path
 
@@ -94,7 +136,8 @@ def _card_facts(input_dict: Dict[str, List[types.Artifact]], model_path: str, mo
         {split: artifact_utils.get_split_uri([statistics], split)
          for split in artifact_utils.decode_split_names(statistics.split_names)},
         artifact_utils.get_single_uri(input_dict[EXAMPLES_KEY]), os.path.basename(model_root), version,
-        settings["intended_use"], settings["label_column"])
+        settings["intended_use"], settings["label_column"],
+        blessing_gate.read_decision(artifact_utils.get_single_uri(input_dict[BLESSING_KEY])))
 
 
 def _label(model_root: str, serving_path: str, settings: Dict[str, Any]) -> None:

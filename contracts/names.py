@@ -12,6 +12,7 @@ TRANSFORM = "Transform"
 TRAINER = "Trainer"
 BASELINE_RESOLVER = "latest_blessed_model_resolver"
 EVALUATOR = "Evaluator"
+BLESSING_GATE = "BlessingGate"
 PUSHER = "ServingPusher"
 
 # Output keys of those components (TFX's standard ones).

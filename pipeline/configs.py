@@ -107,9 +107,19 @@ class PipelineConfig:
     warm_start: bool = knob(True, "start from the weights of the model serving now, when its classes and shapes "
                             "match (else from the checkpoint)")
 
-    # Blessing: an absolute floor, and no regression beyond the tolerance against the last blessed model.
+    # Blessing (components/blessing.py): an absolute floor; the accuracy's lower confidence bound above the
+    # largest class's share; and, once a model was blessed, a paired non-inferiority test against it on the
+    # same eval texts, per class too. The tolerance is what the default eval split (~1,160 texts) can resolve:
+    # at 0.01, even a copy of the baseline would be refused there (README, "Blessing").
     accuracy_floor: float = knob(0.5, "bless only a model with at least this eval accuracy")
-    regression_tolerance: float = knob(0.01, "bless only a model no more than this below the last blessed one")
+    majority_margin: float = knob(0.0, "the accuracy's lower confidence bound must beat the eval split's largest "
+                                  "class's share by this (a one-class model scores that share)")
+    regression_tolerance: float = knob(0.02, "non-inferiority margin: bless only a model whose accuracy's lower "
+                                       "confidence bound is no more than this below the last blessed model's, "
+                                       "on the same eval texts")
+    blessing_alpha: float = knob(0.05, "one-sided confidence level of the blessing's bounds is 1 - alpha")
+    blessing_per_class: bool = knob(True, "also refuse a model whose recall of any class is significantly below "
+                                    "the last blessed model's")
 
     # Serving: texts from the eval split that TF Serving replays at load time (assets.extra), the
     # sub-batch the exported model sorts a request into by length (model/export.py), and the number of
@@ -223,6 +233,12 @@ class PipelineConfig:
                 "intended_use": self.intended_use, "serving_server": self.serving_server,
                 "serving_server_wait_seconds": self.serving_server_wait_seconds}
 
+    def blessing_rule(self) -> Dict[str, Any]:
+        """components/blessing.py's Rule, as the BlessingGate's parameter."""
+        return {"accuracy_floor": self.accuracy_floor, "majority_margin": self.majority_margin,
+                "tolerance": self.regression_tolerance, "alpha": self.blessing_alpha,
+                "per_class": self.blessing_per_class, "seed": self.seed}
+
     def trainer_settings(self) -> TrainerSettings:
         return TrainerSettings(
             checkpoint_dir=self.checkpoint, text_column=self.text_column, label_column=self.label_column,
@@ -251,6 +267,8 @@ def validate(config: PipelineConfig) -> None:
     if config.lora_rank and unknown:
         raise InputError(f"--lora-targets {config.lora_targets!r}: {unknown[0]!r} is not one of "
                          f"{', '.join(LORA_TARGETS)}")
+    if not 0 < config.blessing_alpha < 0.5:
+        raise InputError(f"--blessing-alpha {config.blessing_alpha}: must be in (0, 0.5)")
     if not 0 <= config.lora_dropout < 1:
         raise InputError(f"--lora-dropout {config.lora_dropout}: must be in [0, 1)")
     for name in ("lora_rank", "train_steps", "default_sample"):

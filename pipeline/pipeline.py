@@ -1,10 +1,11 @@
 """Wires the TFX components; nothing else. Every value comes from pipeline/configs.py."""
+import json
 from typing import List
 
 from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
 
-from components import anomalies_gate, csv_example_gen, drift_check, evaluation, serving_pusher
+from components import anomalies_gate, blessing_gate, csv_example_gen, drift_check, evaluation, serving_pusher
 from contracts import names, raw_data
 from pipeline import configs
 
@@ -66,7 +67,7 @@ def create_pipeline(config: configs.PipelineConfig, project_dir: str = configs.P
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs[names.STATISTICS], schema=schema_gen.outputs["schema"]).with_id(
         names.EXAMPLE_VALIDATOR)
-    gate = anomalies_gate.AnomaliesGate(anomalies=example_validator.outputs[names.ANOMALIES],
+    anomalies = anomalies_gate.AnomaliesGate(anomalies=example_validator.outputs[names.ANOMALIES],
                                         statistics=statistics_gen.outputs[names.STATISTICS],
                                         schema=schema_gen.outputs["schema"],
                                         label_column=config.label_column).with_id(names.ANOMALIES_GATE)
@@ -75,7 +76,7 @@ def create_pipeline(config: configs.PipelineConfig, project_dir: str = configs.P
         examples=example_gen.outputs[names.EXAMPLES], schema=schema_gen.outputs["schema"],
         preprocessing_fn="preprocessing.transform.preprocessing_fn",
         custom_config=config.transform_config()).with_id(names.TRANSFORM)
-    transform.add_upstream_node(gate)
+    transform.add_upstream_node(anomalies)
     drift = _drift_check(config, example_gen)
     if drift:
         transform.add_upstream_node(drift)
@@ -91,16 +92,19 @@ def create_pipeline(config: configs.PipelineConfig, project_dir: str = configs.P
         examples=example_gen.outputs[names.EXAMPLES], model=trainer.outputs[names.MODEL],
         baseline_model=baseline_resolver.outputs[names.MODEL],
         example_splits=[names.EVAL_SPLIT],
-        eval_config=evaluation.eval_config(config.label_column, config.accuracy_floor,
-                                           config.regression_tolerance)).with_id(names.EVALUATOR)
+        eval_config=evaluation.eval_config(config.label_column)).with_id(names.EVALUATOR)
+    blessing = blessing_gate.BlessingGate(
+        examples=example_gen.outputs[names.EXAMPLES], model=trainer.outputs[names.MODEL],
+        baseline_model=baseline_resolver.outputs[names.MODEL], rule=json.dumps(config.blessing_rule()),
+        text_column=config.text_column, label_column=config.label_column).with_id(names.BLESSING_GATE)
     pusher = serving_pusher.ServingPusher(
-        model=trainer.outputs[names.MODEL], model_blessing=evaluator.outputs[names.BLESSING],
+        model=trainer.outputs[names.MODEL], model_blessing=blessing.outputs[names.BLESSING],
         examples=example_gen.outputs[names.EXAMPLES], model_evaluation=evaluator.outputs[names.EVALUATION],
         statistics=statistics_gen.outputs[names.STATISTICS], serving_model_root=config.serving_model_root,
         settings=config.pusher_config()).with_id(names.PUSHER)
 
-    components: List = [example_gen, statistics_gen, schema_gen, example_validator, gate, *([drift] if drift else []),
-                        transform, trainer, baseline_resolver, evaluator, pusher]
+    components: List = [example_gen, statistics_gen, schema_gen, example_validator, anomalies,
+                        *([drift] if drift else []), transform, trainer, baseline_resolver, evaluator, blessing, pusher]
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name, pipeline_root=config.pipeline_root, components=components,
         enable_cache=config.enable_cache,

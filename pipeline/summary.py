@@ -48,19 +48,12 @@ def _started_from(model: metadata_store_pb2.Artifact) -> Optional[str]:
     return hyperparameters.get("warm_started_from")
 
 
-def blessing_reason(evaluation_uri: str, accuracy_floor: float, regression_tolerance: float) -> Optional[str]:
-    """The Evaluator's rule applied to its own numbers, in one line (components/evaluation.py)."""
-    candidate = run_outputs.overall_accuracy(evaluation_uri)
-    if candidate is None:
-        return None
-    baseline = run_outputs.overall_accuracy(evaluation_uri, "baseline")
-    floor = f"accuracy {candidate:.4f} {'>=' if candidate >= accuracy_floor else '<'} the floor {accuracy_floor}"
-    if baseline is None:
-        return f"{floor}; no blessed model before it to compare with"
-    change = candidate - baseline
-    within = ">=" if change >= -regression_tolerance else "<"
-    return (f"{floor}; {change:+.4f} against the last blessed model's {baseline:.4f} ({within} the tolerance "
-            f"-{regression_tolerance})")
+def _blessing_reason(blessing: Optional[metadata_store_pb2.Artifact]) -> Optional[str]:
+    """The BlessingGate's one line: its numbers, its rule, its verdict (components/blessing.py)."""
+    from components import blessing_gate
+
+    decision = blessing_gate.read_decision(blessing.uri) if blessing else None
+    return decision["reason"] if decision else None
 
 
 def serving_labels(serving_dir: str) -> Optional[str]:
@@ -89,7 +82,7 @@ def summarize(config: configs.PipelineConfig, since: float = 0) -> Optional[RunS
         return None
     cached = sum(e.last_known_state == metadata_store_pb2.Execution.CACHED for e in executions)
     evaluation = outputs.get(names.EVALUATOR, {}).get(names.EVALUATION)
-    blessing = outputs.get(names.EVALUATOR, {}).get(names.BLESSING)
+    blessing = outputs.get(names.BLESSING_GATE, {}).get(names.BLESSING)
     pushed = outputs.get(names.PUSHER, {}).get(names.PUSHED_MODEL)
     is_pushed = bool(pushed and pushed.custom_properties["pushed"].int_value)
     examples = outputs.get(names.CSV_EXAMPLE_GEN, {}).get(names.EXAMPLES)
@@ -103,5 +96,4 @@ def summarize(config: configs.PipelineConfig, since: float = 0) -> Optional[RunS
         span=examples.custom_properties["span"].int_value if examples and raw_data.SPAN_SPEC in config.data else None,
         started_from=_started_from(model) if model else None,
         labels=serving_labels(os.path.dirname(config.serving_model_root)) if is_pushed else None,
-        blessing=(blessing_reason(evaluation.uri, config.accuracy_floor, config.regression_tolerance)
-                  if evaluation else None))
+        blessing=_blessing_reason(blessing))

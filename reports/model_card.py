@@ -6,7 +6,7 @@ from the same artifacts as the run report's (reports/run_facts.py).
 import datetime
 import json
 import os
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 import markdown
 
@@ -35,7 +35,9 @@ def _checkpoint_description(checkpoint_dir: str) -> Dict[str, str]:
 
 
 def card_facts(model_dir: str, evaluation_uri: str, statistics_split_uris: Dict[str, str], examples_uri: str,
-               model_name: str, version: str, intended_use: str, label_column: str) -> Dict[str, Any]:
+               model_name: str, version: str, intended_use: str, label_column: str,
+               decision: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """decision: the BlessingGate's (components/blessing_gate.py), shown beside the metrics."""
     import tensorflow_data_validation as tfdv
 
     from model import export
@@ -51,7 +53,8 @@ def card_facts(model_dir: str, evaluation_uri: str, statistics_split_uris: Dict[
         "pushed": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "hyperparameters": hyperparameters,
         "hyperparameters_json": json.dumps(hyperparameters, indent=2, sort_keys=True),
-        "metrics": run_facts.evaluation_metrics(evaluation_uri, hyperparameters["class_names"]),
+        "metrics": {**run_facts.evaluation_metrics(evaluation_uri, hyperparameters["class_names"]),
+                    "decision": decision},
         **_checkpoint_description(hyperparameters["checkpoint_dir"]),
     }
 

@@ -257,36 +257,17 @@ def per_class_scores(confusion: List[List[int]], class_names: List[str]) -> Dict
     return scores
 
 
-def evaluation_section(outputs: run_outputs.RunOutputs, class_names: List[str],
-                       eval_config: Dict[str, Any]) -> Optional[Dict[str, Any]]:
-    import tensorflow_model_analysis as tfma
+def evaluation_section(outputs: run_outputs.RunOutputs, class_names: List[str]) -> Optional[Dict[str, Any]]:
+    """TFMA's metrics, and the BlessingGate's decision with the numbers behind it."""
+    from components import blessing_gate
 
     evaluated = outputs.get(names.EVALUATOR, {})
     if names.EVALUATION not in evaluated:
         return None
     metrics = evaluation_metrics(evaluated[names.EVALUATION].uri, class_names)
-    validation = tfma.load_validation_result(metrics["uri"])
-    failures = [failure.message or str(failure.metric_key.name)
-                for per_slice_failures in validation.metric_validations_per_slice
-                for failure in per_slice_failures.failures]
-    return {**metrics, "blessed": bool(properties(evaluated[names.BLESSING], "blessed")), "failures": failures,
-            "thresholds": thresholds(eval_config)}
-
-
-def thresholds(eval_config: Dict[str, Any]) -> List[str]:
-    """What blessing takes, in words, from the Evaluator's eval_config."""
-    lines = []
-    for spec in eval_config.get("metrics_specs", []):
-        for metric in spec.get("metrics", []):
-            for per_slice in metric.get("per_slice_thresholds", []):
-                threshold = per_slice.get("threshold", {})
-                floor = threshold.get("value_threshold", {}).get("lower_bound")
-                if floor is not None:
-                    lines.append(f"{metric['class_name']} >= {floor}")
-                change = threshold.get("change_threshold", {}).get("absolute")
-                if change is not None:
-                    lines.append(f"{metric['class_name']} - baseline's >= {change}")
-    return lines
+    blessing = outputs.get(names.BLESSING_GATE, {}).get(names.BLESSING)
+    decision = blessing_gate.read_decision(blessing.uri) if blessing else None
+    return {**metrics, "blessed": bool(decision and decision["blessed"]), "decision": decision}
 
 
 # Serving --------------------------------------------------------------------------------------------------

@@ -106,9 +106,7 @@ def gather(config: OutputsDir, run_name: Optional[str] = None) -> Dict[str, Any]
                      lambda: run_facts.data_section(outputs, settings)) if settings else None
     training = run_facts.training_section(outputs)
     class_names = training["hyperparameters"]["class_names"] if training else []
-    evaluation = (run_facts.evaluation_section(outputs, class_names,
-                                               _execution_property(by_component, names.EVALUATOR, "eval_config"))
-                  if training else None)
+    evaluation = run_facts.evaluation_section(outputs, class_names) if training else None
     eval_texts = (run_facts.read_texts(run_facts.split_uris(outputs[names.CSV_EXAMPLE_GEN][names.EXAMPLES])["eval"],
                                        settings["text_column"], run_facts.EXAMPLE_PREDICTIONS)
                   if data else [])

@@ -1,6 +1,7 @@
 """Runs of the real pipeline CLI (a subprocess of beam_runner.py, as a user runs it) for the tests."""
 import glob
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -12,7 +13,11 @@ import threading
 import time
 
 import tensorflow as tf
+from google.protobuf import json_format
+from tfx.components.example_gen import base_example_gen_executor
+from tfx.proto import example_gen_pb2
 
+from contracts import names
 from pipeline import configs
 
 TRAIN_WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "train_worker.py")
@@ -44,13 +49,52 @@ def tree_digest(root):
     return digest.hexdigest()
 
 
-def eval_texts(outputs):
-    pattern = os.path.join(str(outputs), "pipeline_root", "*", "CsvExampleGen", "examples", "*", "Split-eval", "*")
+def split_texts(outputs, split=names.EVAL_SPLIT):
+    """The texts CsvExampleGen put into a split in its latest run."""
+    pattern = os.path.join(str(outputs), "pipeline_root", "*", names.CSV_EXAMPLE_GEN, "examples", "*",
+                           f"Split-{split}", "*")
     texts = set()
     for record in tf.data.TFRecordDataset(glob.glob(pattern), compression_type="GZIP"):
         example = tf.train.Example.FromString(record.numpy())
         texts.add(example.features.feature["text"].bytes_list.value[0].decode())
     return texts
+
+
+def split_config(outputs) -> example_gen_pb2.SplitConfig:
+    """How CsvExampleGen split the data in the latest run: the pipeline's configuration as ML Metadata
+    recorded it for that execution."""
+    from reports import run_outputs
+
+    store = run_outputs.open_store(configs.PipelineConfig(outputs_dir=str(outputs)).metadata_path)
+    _, executions, _ = run_outputs.latest_run_outputs(store)
+    component_of = run_outputs.execution_components(store, executions)
+    example_gen = next(e for e in executions if component_of[e.id] == names.CSV_EXAMPLE_GEN)
+    output_config = json_format.Parse(example_gen.custom_properties["output_config"].string_value,
+                                      example_gen_pb2.Output())
+    return output_config.split_config
+
+
+def split_of(row, config: example_gen_pb2.SplitConfig) -> str:
+    """The split TFX's own partition function puts a CSV row ({column: text}) in, under that configuration."""
+    record = tf.train.Example(features=tf.train.Features(feature={
+        column: tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode()]))
+        for column, value in row.items()}))
+    bounds = list(itertools.accumulate(split.hash_buckets for split in config.splits))
+    return config.splits[base_example_gen_executor._PartitionFn(record, len(bounds), bounds, config)].name
+
+
+def run_artifacts(outputs, run_name=None):
+    """A run's outputs as TFX artifacts, {component: {output key: artifact}} (the latest run by default)."""
+    from tfx.types import artifact_utils
+
+    from reports import run_outputs
+
+    store = run_outputs.open_store(configs.PipelineConfig(outputs_dir=str(outputs)).metadata_path)
+    _, _, outputs_by_component = run_outputs.latest_run_outputs(store, run_name)
+    types = {t.id: t for t in store.get_artifact_types()}
+    return {component: {key: artifact_utils.deserialize_artifact(types[artifact.type_id], artifact)
+                        for key, artifact in keys.items()}
+            for component, keys in outputs_by_component.items()}
 
 
 def start_cli(outputs, *flags):

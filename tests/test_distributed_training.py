@@ -3,11 +3,15 @@ Transform outputs of the shared small run (tests/train_worker.py):
 
 - two worker processes on 127.0.0.1 with TF_CONFIG train together under MultiWorkerMirroredStrategy and
   end with the same weights; only the chief writes the model;
-- MirroredStrategy over two logical CPU devices follows the loss curve of one device.
+- MirroredStrategy over two logical CPU devices follows the loss curve of one device;
+- mixed_bfloat16 (the precision of TPUs and of recent CPUs' bf16 units) trains and exports a model whose
+  weights and outputs are float32.
 """
+import json
 import re
 import socket
 
+import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_text  # noqa: F401 (registers the tokenizer's ops, which loading the model needs)
@@ -41,9 +45,10 @@ def _free_ports(count):
 
 @pytest.fixture(scope="module")
 def trainings(first_run, tmp_path_factory):
-    """Four Trainer processes at once (the machine has 2 cores; most of each is single-threaded tracing):
+    """Five Trainer processes at once (the machine has 2 cores; most of each is single-threaded tracing):
     two workers of one MultiWorkerMirroredStrategy cluster sharing one output directory, as the workers of
-    a Vertex AI job do, one run on one device and one MirroredStrategy run over two logical CPU devices."""
+    a Vertex AI job do, one run on one device, one MirroredStrategy run over two logical CPU devices and
+    one in mixed_bfloat16."""
     root = tmp_path_factory.mktemp("trainings")
     cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
     processes = {f"worker{i}": start_trainer(first_run, STEPS, root / "cluster", root / f"worker{i}.log",
@@ -52,6 +57,8 @@ def trainings(first_run, tmp_path_factory):
     processes["one"] = start_trainer(first_run, STEPS, root / "one", root / "one.log", "--strategy", "one_device")
     # auto: Mirrored over the two logical devices
     processes["two"] = start_trainer(first_run, STEPS, root / "two", root / "two.log", "--cpu-devices", "2")
+    processes["bfloat16"] = start_trainer(first_run, STEPS, root / "bfloat16", root / "bfloat16.log", "--strategy",
+                                          "one_device", "--options", json.dumps({"mixed_precision": "mixed_bfloat16"}))
     return root, {name: finish_trainer(process) for name, process in processes.items()}
 
 
@@ -83,3 +90,20 @@ def test_mirrored_over_two_cpu_devices_follows_the_one_device_loss_curve(trainin
     assert trained_hyperparameters(root / "two")["replicas"] == 2
     assert trained_hyperparameters(root / "one")["replicas"] == 1
     assert _digest(logs["one"]) != _digest(logs["two"])  # two real replicas, not one device twice
+
+
+def test_mixed_bfloat16_trains_and_exports_float32(trainings):
+    root, logs = trainings
+    assert "precision mixed_bfloat16" in logs["bfloat16"]
+    assert trained_hyperparameters(root / "bfloat16")["precision_policy"] == "mixed_bfloat16"
+    one, bfloat16 = _losses(logs["one"]), _losses(logs["bfloat16"])
+    assert sorted(bfloat16) == sorted(one) and all(np.isfinite(loss) for loss in bfloat16.values())
+    assert bfloat16 != one  # the same data and seed: only the precision of the sums differs
+
+    model_dir = root / "bfloat16" / "model" / "Format-Serving"
+    dtypes = tf.train.load_checkpoint(str(model_dir / "variables" / "variables")).get_variable_to_dtype_map()
+    assert {dtype for dtype in dtypes.values() if dtype.is_floating} == {tf.float32}
+    answers = tf.saved_model.load(str(model_dir)).signatures["serving_default"](
+        text=tf.constant(["great flight", "lost my bag"]))
+    assert answers["probabilities"].dtype == tf.float32
+    np.testing.assert_allclose(answers["probabilities"].numpy().sum(axis=1), 1.0, atol=1e-6)

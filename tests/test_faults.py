@@ -37,6 +37,14 @@ def killed_then_completed(tmp_path_factory):
     return outputs, logs, final
 
 
+@pytest.mark.parametrize("moment, component", [("in Transform", "Transform"), ("mid-training", "Trainer"),
+                                               ("in Evaluator", "Evaluator")])
+def test_each_kill_landed_where_it_was_aimed(killed_then_completed, moment, component):
+    """The component was running when the process group died, and had not finished."""
+    log = killed_then_completed[1][moment]
+    assert f"node {component} is running." in log and f"node {component} is finished." not in log, log[-3000:]
+
+
 def test_training_resumes_from_the_backup_and_runs_exactly_the_configured_steps(killed_then_completed):
     outputs, logs, final = killed_then_completed
     assert f"Training from step 0/{STEPS}, saving the backup in" in logs["mid-training"]

@@ -4,6 +4,7 @@ import base64
 import json
 import os
 import re
+import shutil
 
 import pytest
 import tensorflow as tf
@@ -98,6 +99,29 @@ def test_a_past_run_rebuilds_from_ml_metadata(report, tmp_path, capsys):
     assert run_report.main(["--outputs-dir", str(tmp_path)]) == 2
     assert "no ML Metadata" in capsys.readouterr().err
 
+
+def test_a_past_run_rebuilds_from_ml_metadata_alone(report, facts, tmp_path, capsys):
+    """Without the runner's run.json and the report's cache: every section but the runner's record comes back
+    the same, from the artifacts ML Metadata lists."""
+    config, run, path, _ = report
+    kept = {os.path.join(os.path.dirname(path), run_report.RUN_RECORD): tmp_path / "run.json",
+            os.path.join(config.reports_dir, ".cache"): tmp_path / "cache"}
+    for place, aside in kept.items():
+        shutil.move(place, aside)
+    os.remove(path)
+    try:
+        assert run_report.main(["--outputs-dir", config.outputs_dir, "--run", run]) == 0
+        assert capsys.readouterr().out.strip() == f"report: {path}"
+        rebuilt = run_report.gather(config, run)
+        sections = lambda gathered: {k: v for k, v in gathered.items() if k != "lineage"}  # noqa: E731
+        assert sections(rebuilt) == sections(facts)
+        assert rebuilt["lineage"] == {**facts["lineage"], "record": None}
+        assert f"{facts['evaluation']['overall']['sparse_categorical_accuracy']:.4f}" in open(path).read()
+    finally:
+        for place, aside in kept.items():
+            shutil.rmtree(place, ignore_errors=True)
+            shutil.move(aside, place)
+
 def test_model_card_beside_the_pushed_model(facts, pushed_model):
     card = open(os.path.join(pushed_model, "model_card.md"), encoding="utf-8").read()
     evaluation = facts["evaluation"]
@@ -119,4 +143,5 @@ def test_retraining_reports_compare_with_the_baseline(span_runs):
     assert "<th>baseline</th>" in second and "against the last blessed model" in second
     third = open(span_runs.summaries[2]["report"], encoding="utf-8").read()  # corrupted labels: refused
     assert 'id="blessing">not blessed' in third and "Nothing pushed in this run." in third
-    assert '<li class="bad">' in third.split('id="blessing"', 1)[1]  # the threshold it failed, in TFMA's words
+    reason = third.split('id="blessing-reason">', 1)[1].split("</span>", 1)[0]
+    assert "not blessed: " in reason and "the last blessed model" in reason  # the gate's own line

@@ -13,6 +13,8 @@ import time
 import pytest
 import tensorflow as tf
 from google.protobuf import json_format
+from tfx.dsl.io import filesystem_registry
+from tfx.dsl.io.plugins import local
 from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import io_utils, path_utils
@@ -85,17 +87,21 @@ def files_under(root):
 
 class VersionWatcher(threading.Thread):
     """Lists the serving root every millisecond, as TF Serving polls it, and records every version
-    directory that is visible without the whole model in it."""
+    directory that is visible without the whole model in it. loadable_only: count a version as visible only
+    once its saved_model.pb is there, as TF Serving's loader does (tensorflow's MaybeSavedModelDirectory)."""
 
-    def __init__(self, root, expected_files):
+    def __init__(self, root, expected_files, loadable_only=False):
         super().__init__(daemon=True)
-        self.root, self.expected, self.running = root, expected_files, True
+        self.root, self.expected, self.loadable_only, self.running = root, expected_files, loadable_only, True
         self.served, self.partial = set(os.listdir(root)), set()
 
     def run(self):
         while self.running:
             for name in set(os.listdir(self.root)) - self.served:
-                if name.isdigit() and files_under(os.path.join(self.root, name)) != self.expected:
+                version = os.path.join(self.root, name)
+                if self.loadable_only and not os.path.exists(os.path.join(version, serving_pusher.SAVED_MODEL_FILE)):
+                    continue
+                if name.isdigit() and files_under(version) != self.expected:
                     self.partial.add(name)
             time.sleep(0.001)
 
@@ -142,3 +148,114 @@ def test_a_killed_push_never_shows_a_partial_version(tmp_path, pushed_model):
     versions = [name for name in os.listdir(root) if name.isdigit()]
     assert "1" in versions and len(versions) >= 2  # whole versions only, no staging directory left over
     assert sorted(os.listdir(root)) == sorted(versions)
+
+
+class ObjectStore(local.LocalFilesystem):
+    """An object store as a push sees one, over a local directory: objstore:///a/b is /a/b, and renaming a
+    directory copies it object by object, then deletes the source (as gs:// does). It copies saved_model.pb
+    first, the worst order for a server polling the destination, and slowly enough to be caught at it."""
+
+    SUPPORTED_SCHEMES = ["objstore://"]
+    PREFIX = "objstore://"
+
+    @staticmethod
+    def mapped(path):
+        return path[len(ObjectStore.PREFIX):]
+
+    @staticmethod
+    def unmapped(path):
+        return ObjectStore.PREFIX + path
+
+    @staticmethod
+    def open(name, mode="r"):
+        return local.LocalFilesystem.open(ObjectStore.mapped(name), mode)
+
+    @staticmethod
+    def copy(src, dst, overwrite=False):
+        local.LocalFilesystem.copy(ObjectStore.mapped(src), ObjectStore.mapped(dst), overwrite)
+
+    @staticmethod
+    def exists(path):
+        return local.LocalFilesystem.exists(ObjectStore.mapped(path))
+
+    @staticmethod
+    def glob(pattern):
+        return [ObjectStore.unmapped(p) for p in local.LocalFilesystem.glob(ObjectStore.mapped(pattern))]
+
+    @staticmethod
+    def isdir(path):
+        return local.LocalFilesystem.isdir(ObjectStore.mapped(path))
+
+    @staticmethod
+    def listdir(path):
+        return local.LocalFilesystem.listdir(ObjectStore.mapped(path))
+
+    @staticmethod
+    def makedirs(path):
+        local.LocalFilesystem.makedirs(ObjectStore.mapped(path))
+
+    @staticmethod
+    def remove(path):
+        local.LocalFilesystem.remove(ObjectStore.mapped(path))
+
+    @staticmethod
+    def rmtree(path):
+        local.LocalFilesystem.rmtree(ObjectStore.mapped(path))
+
+    @staticmethod
+    def stat(path):
+        return local.LocalFilesystem.stat(ObjectStore.mapped(path))
+
+    @staticmethod
+    def walk(top, topdown=True, onerror=None):
+        for root, dirs, files in local.LocalFilesystem.walk(ObjectStore.mapped(top), topdown, onerror):
+            yield ObjectStore.unmapped(root), dirs, files
+
+    @staticmethod
+    def rename(src, dst, overwrite=False):
+        source, target = ObjectStore.mapped(src), ObjectStore.mapped(dst)
+        walked = list(os.walk(source))
+        for root, _, _ in walked:
+            os.makedirs(os.path.join(target, os.path.relpath(root, source)), exist_ok=True)
+        files = sorted((os.path.relpath(os.path.join(root, name), source) for root, _, names in walked
+                        for name in names), key=lambda path: path != serving_pusher.SAVED_MODEL_FILE)
+        for path in files:
+            shutil.copyfile(os.path.join(source, path), os.path.join(target, path))
+            time.sleep(0.05)
+        shutil.rmtree(source)
+
+
+@pytest.fixture(scope="module")
+def object_store():
+    filesystem_registry.DEFAULT_FILESYSTEM_REGISTRY.register(ObjectStore, priority=0)
+    return ObjectStore.PREFIX
+
+
+def test_on_an_object_store_a_server_never_finds_a_loadable_partial_version(tmp_path, object_store):
+    """Where a rename is a copy, the push writes saved_model.pb last: a server polling the root never finds
+    a version it would load before the whole model is there; the store's own rename would expose one."""
+    candidate = saved_model(tmp_path / "candidate", 3.0)
+    root = tmp_path / "serving" / "model"
+    os.makedirs(root)
+    assert not serving_pusher.renames_atomically(object_store + str(root)) and serving_pusher.renames_atomically(
+        str(root))
+    watcher = VersionWatcher(str(root), files_under(candidate), loadable_only=True)
+    watcher.start()
+    version = serving_pusher.push_atomically(candidate, object_store + str(root))
+    renamed = root / "99"  # the store's own rename of a staged copy, for contrast
+    shutil.copytree(candidate, root / ".staging-99")
+    ObjectStore.rename(object_store + str(root / ".staging-99"), object_store + str(renamed))
+    watcher.running = False
+    watcher.join()
+    assert watcher.partial == {"99"}, "the watcher would have missed a partial version"
+    assert files_under(ObjectStore.mapped(version)) == files_under(candidate)
+    assert float(tf.saved_model.load(ObjectStore.mapped(version)).f(tf.constant(1.0))) == 3.0
+    assert not glob.glob(str(root / ".staging-*"))
+
+
+def test_a_version_left_without_its_saved_model_is_removed_by_the_next_push(tmp_path, object_store):
+    """What a push killed mid-copy leaves on an object store: a numbered directory that cannot load."""
+    root = tmp_path / "serving" / "model"
+    shutil.copytree(saved_model(tmp_path / "a", 1.0), root / "5", ignore=shutil.ignore_patterns("saved_model.pb"))
+    version = serving_pusher.push_atomically(saved_model(tmp_path / "b", 2.0), object_store + str(root))
+    assert os.listdir(root) == [os.path.basename(version)] and int(os.path.basename(version)) > 5

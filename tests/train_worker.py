@@ -18,25 +18,21 @@ import contracts.environment  # noqa: F401  (before TFX imports TensorFlow)
 from absl import logging
 from tfx.components.trainer import executor as trainer_executor
 from tfx.proto import trainer_pb2
-from tfx.types import artifact_utils, standard_artifacts
+from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
+from contracts import names
 from pipeline import configs
-from reports import run_outputs
+
+from pipeline_runs import run_artifacts
 
 
 def _artifacts(config: configs.PipelineConfig, run_name: str):
     """The run's Transform outputs and schema, as TFX artifacts."""
-    store = run_outputs.open_store(config.metadata_path)
-    _, _, outputs = run_outputs.latest_run_outputs(store, run_name)
-    types = {t.name: t for t in store.get_artifact_types()}
-
-    def artifact(component, key, type_name):
-        return [artifact_utils.deserialize_artifact(types[type_name], outputs[component][key])]
-
-    return {"examples": artifact("Transform", "transformed_examples", "Examples"),
-            "transform_graph": artifact("Transform", "transform_graph", "TransformGraph"),
-            "schema": artifact("ImportSchemaGen", "schema", "Schema")}
+    outputs = run_artifacts(config.outputs_dir, run_name)
+    return {"examples": [outputs[names.TRANSFORM]["transformed_examples"]],
+            "transform_graph": [outputs[names.TRANSFORM]["transform_graph"]],
+            "schema": [outputs[names.SCHEMA_GEN]["schema"]]}
 
 
 def main() -> None:

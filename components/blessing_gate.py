@@ -1,0 +1,89 @@
+"""BlessingGate: the component that decides, unattended, whether the candidate replaces the model serving now.
+
+Both models (the Trainer's candidate and the last blessed model, from the pipeline's baseline resolver)
+classify every text of the eval split through their serving_default signature, the one TF Serving runs;
+components/blessing.py judges the two sets of answers. Its output is the ModelBlessing the Pusher and the
+baseline resolver read, with the properties TFX's Evaluator would set (blessed, current and baseline
+model), BLESSED or NOT_BLESSED written as TFX's Evaluator does, and decision.json: the numbers behind it.
+TFMA's Evaluator still computes the reports' metrics; with no thresholds it blesses nothing.
+
+A component rather than code in a runner, so that it runs wherever the pipeline runs (Vertex AI too).
+"""
+import json
+import os
+from typing import Dict, List, Optional, Tuple
+
+import tensorflow as tf
+from absl import logging
+from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
+from tfx.dsl.component.experimental.decorators import component
+from tfx.types import artifact_utils, standard_artifacts
+from tfx.utils import path_utils
+
+from components.blessing import Decision, Rule, decide
+from contracts import names
+
+DECISION_FILE = "decision.json"
+_BATCH = 256
+
+
+def eval_examples(examples: standard_artifacts.Examples, text_column: str, label_column: str
+                  ) -> Tuple[List[str], List[str]]:
+    """The eval split's texts and their labels, in file order."""
+    files = tf.io.gfile.glob(os.path.join(artifact_utils.get_split_uri([examples], names.EVAL_SPLIT), "*"))
+    texts, labels = [], []
+    for record in tf.data.TFRecordDataset(sorted(files), compression_type="GZIP"):
+        feature = tf.train.Example.FromString(record.numpy()).features.feature
+        texts.append(feature[text_column].bytes_list.value[0].decode("utf-8"))
+        labels.append(feature[label_column].bytes_list.value[0].decode("utf-8"))
+    return texts, labels
+
+
+def answers(model: standard_artifacts.Model, texts: List[str]) -> List[str]:
+    """The label the model's serving_default answers for each text."""
+    import tensorflow_text  # noqa: F401  (the graph tokenizer's ops, before the model loads)
+
+    loaded = tf.saved_model.load(path_utils.serving_model_path(model.uri, path_utils.is_old_model_artifact(model)))
+    serve = loaded.signatures[names.SERVING_DEFAULT]
+    return [label.decode("utf-8") for start in range(0, len(texts), _BATCH)
+            for label in serve(**{names.TEXT_INPUT: tf.constant(texts[start:start + _BATCH])})[names.LABEL].numpy()]
+
+
+def read_decision(blessing_artifact_uri: str) -> Optional[Dict]:
+    path = os.path.join(blessing_artifact_uri, DECISION_FILE)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
+
+
+def _record(blessing_artifact: standard_artifacts.ModelBlessing, decision: Decision,
+            model: standard_artifacts.Model, baseline: Optional[standard_artifacts.Model]) -> None:
+    """What TFX's Evaluator records on its blessing, so that the Pusher and the LatestBlessedModel resolver
+    read this one the same way; and decision.json."""
+    blessing_artifact.set_int_custom_property("blessed", int(decision.blessed))
+    blessing_artifact.set_string_custom_property("current_model", model.uri)
+    blessing_artifact.set_int_custom_property("current_model_id", model.id)
+    if baseline is not None:
+        blessing_artifact.set_string_custom_property("baseline_model", baseline.uri)
+        blessing_artifact.set_int_custom_property("baseline_model_id", baseline.id)
+    with tf.io.gfile.GFile(os.path.join(blessing_artifact.uri, "BLESSED" if decision.blessed else "NOT_BLESSED"),
+                           "w") as f:
+        f.write("")
+    with tf.io.gfile.GFile(os.path.join(blessing_artifact.uri, DECISION_FILE), "w") as f:
+        json.dump(decision.to_json(), f, indent=2)
+
+
+@component
+def BlessingGate(examples: InputArtifact[standard_artifacts.Examples],
+                 model: InputArtifact[standard_artifacts.Model],
+                 blessing: OutputArtifact[standard_artifacts.ModelBlessing],
+                 rule: Parameter[str],
+                 text_column: Parameter[str], label_column: Parameter[str],
+                 baseline_model: InputArtifact[standard_artifacts.Model] = None) -> None:
+    """rule: components/blessing.py's Rule as JSON (pipeline/configs.py, blessing_rule)."""
+    texts, labels = eval_examples(examples, text_column, label_column)
+    decision = decide(labels, answers(model, texts), answers(baseline_model, texts) if baseline_model
+                               else None, Rule(**json.loads(rule)))
+    _record(blessing, decision, model, baseline_model)
+    logging.info("Blessing: %s", decision.reason)

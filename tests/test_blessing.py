@@ -1,0 +1,112 @@
+"""The blessing rule (components/blessing.py) on answers made up here, each test one gate: remove the gate and
+its test fails. The pipeline-level tests are in tests/test_blessing_gate.py."""
+import math
+
+import numpy as np
+import pytest
+
+from components import blessing
+
+RULE = blessing.Rule(accuracy_floor=0.5, majority_margin=0.0, tolerance=0.02, alpha=0.05, per_class=True, seed=0)
+CLASSES = np.array(["negative", "neutral", "positive"])
+
+
+def _labels(n, shares=(0.4, 0.35, 0.25), seed=1):
+    return np.random.default_rng(seed).choice(CLASSES, size=n, p=shares)
+
+
+def _answers(labels, accuracy, seed):
+    """Right on about `accuracy` of the texts (a random wrong class on the others)."""
+    rng = np.random.default_rng(seed)
+    wrong = rng.random(len(labels)) >= accuracy
+    shifted = CLASSES[(np.searchsorted(CLASSES, labels) + rng.integers(1, 3, len(labels))) % 3]
+    return np.where(wrong, shifted, labels)
+
+
+def _flip(answers, labels, count, seed):
+    """The same answers, `count` of the right ones made wrong."""
+    changed = answers.copy()
+    right = np.flatnonzero(answers == labels)
+    for i in np.random.default_rng(seed).choice(right, count, replace=False):
+        changed[i] = CLASSES[(np.searchsorted(CLASSES, labels[i]) + 1) % 3]
+    return changed
+
+
+def test_a_candidate_above_the_floor_but_clearly_worse_than_the_baseline_is_refused():
+    labels = _labels(2000)
+    baseline = _answers(labels, 0.80, seed=2)
+    candidate = _flip(baseline, labels, 120, seed=3)  # 6 points worse, still far above the floor
+    decision = blessing.decide(labels, candidate, baseline, RULE)
+    assert decision.accuracy > RULE.accuracy_floor and decision.accuracy_lower > decision.majority_share
+    assert decision.difference == pytest.approx(-0.06)
+    assert not decision.blessed
+    assert f"lower bound {decision.difference_lower:+.4f} is not above -0.02" in decision.reason
+
+
+def test_a_candidate_within_the_tolerance_is_blessed():
+    labels = _labels(5000)
+    baseline = _answers(labels, 0.80, seed=4)
+    candidate = _flip(baseline, labels, 20, seed=5)  # 0.4 points worse, on few texts
+    decision = blessing.decide(labels, candidate, baseline, RULE)
+    assert decision.blessed, decision.reason
+    assert -RULE.tolerance < decision.difference_lower < decision.difference == pytest.approx(-0.004)
+    assert (decision.candidate_only, decision.baseline_only) == (0, 20)
+
+
+def test_a_model_that_answers_one_class_is_never_blessed_though_above_the_floor():
+    labels = _labels(2000, shares=(0.6, 0.25, 0.15))
+    one_class = np.full(len(labels), "negative")
+    decision = blessing.decide(labels, one_class, None, RULE)
+    assert decision.accuracy == pytest.approx(decision.majority_share) and decision.accuracy > RULE.accuracy_floor
+    assert not decision.blessed
+    assert "does not beat the largest class's share" in decision.reason
+    learned = blessing.decide(labels, _answers(labels, 0.7, seed=6), None, RULE)
+    assert learned.blessed and learned.reason.endswith("blessed (no blessed model before it)")
+
+
+def test_the_floor_refuses_a_model_below_it():
+    labels = _labels(2000, shares=(0.34, 0.33, 0.33))
+    decision = blessing.decide(labels, _answers(labels, 0.45, seed=7), None, RULE)
+    assert decision.accuracy_lower > decision.majority_share  # only the floor stands in its way
+    assert not decision.blessed and "is below the floor 0.5" in decision.reason
+
+
+def test_a_significant_drop_in_one_class_is_refused_unless_the_check_is_off():
+    labels = _labels(3000)
+    baseline = _answers(labels, 0.80, seed=8)
+    candidate = baseline.copy()
+    positive = np.flatnonzero((labels == "positive") & (baseline == labels))[:150]
+    candidate[positive] = "neutral"  # positive's recall falls by ~0.2 ...
+    fixed = np.flatnonzero((labels != "positive") & (baseline != labels))[:150]
+    candidate[fixed] = labels[fixed]  # ... while as many other texts are now right: accuracy unchanged
+    decision = blessing.decide(labels, candidate, baseline, RULE)
+    assert decision.difference == pytest.approx(0.0)
+    assert not decision.blessed and "class 'positive' recall" in decision.reason
+    assert [row["class"] for row in decision.per_class if row["dropped"]] == ["positive"]
+    off = blessing.decide(labels, candidate, baseline, blessing.Rule(**{**RULE.__dict__, "per_class": False}))
+    assert off.blessed and off.per_class == []
+
+
+def test_too_small_an_eval_split_says_how_many_texts_would_resolve_the_tolerance():
+    labels = _labels(200)
+    baseline = _answers(labels, 0.75, seed=9)
+    candidate = _answers(labels, 0.75, seed=10)  # as good, on other texts: many disagreements
+    decision = blessing.decide(labels, candidate, baseline, RULE)
+    half_width = decision.difference - decision.difference_lower
+    assert half_width > RULE.tolerance
+    assert decision.examples_needed == math.ceil(200 * (half_width / RULE.tolerance) ** 2)
+    assert f"too small to resolve the tolerance 0.02: about {decision.examples_needed} eval texts" in decision.reason
+
+
+def test_the_paired_bound_is_the_normal_approximation_of_the_discordant_pairs():
+    """60 texts only the candidate got right, 40 only the baseline, of 1,000: the difference is +0.02 and its
+    95% one-sided lower bound about 0.02 - 1.645 x sd / sqrt(n) (McNemar's variance)."""
+    labels = np.array(["a"] * 1000)
+    candidate = np.array(["a"] * 700 + ["a"] * 60 + ["b"] * 40 + ["b"] * 200)
+    baseline = np.array(["a"] * 700 + ["b"] * 60 + ["a"] * 40 + ["b"] * 200)
+    rule = blessing.Rule(**{**RULE.__dict__, "accuracy_floor": 0.0, "majority_margin": -1.0})
+    decision = blessing.decide(labels, candidate, baseline, rule)
+    sd = math.sqrt((60 + 40) / 1000 - 0.02 ** 2)
+    assert decision.difference == pytest.approx(0.02)
+    assert decision.difference_lower == pytest.approx(0.02 - 1.645 * sd / math.sqrt(1000), abs=0.002)
+    assert blessing.decide(labels, candidate, baseline, rule) == decision  # seeded: the same every time
