@@ -14,7 +14,7 @@ PYTHON310 := $(shell for p in python3.10 $$(pyenv root 2>/dev/null)/versions/3.1
 RUN_FLAGS := $(if $(DATA),--data $(DATA)) $(if $(CHECKPOINT),--checkpoint $(CHECKPOINT)) \
 	$(if $(SCHEMA),--schema $(SCHEMA)) $(ARGS)
 
-.PHONY: install peer run run-local test test-fast lint report tensorboard profile schema baseline predict canary promote serve bench bench-serving compile-vertex schedule-vertex clean
+.PHONY: install peer run run-local test test-fast lint report tensorboard profile schema baseline predict score canary promote serve bench bench-serving bench-score compile-vertex schedule-vertex clean
 
 install: $(INSTALLED)
 
@@ -99,6 +99,12 @@ predict: $(INSTALLED)
 
 # Version labels in outputs/serving/models.config: `canary` onto the newest version, `stable` onto the canary's.
 # SERVER=http://127.0.0.1:8501 moves a label only to a version TF Serving reports loaded.
+# make score DATA=<csv | dir | 'data/span-{SPAN}/*.csv'> OUT=<dir> [MODEL=<version dir | serving root>]
+#   [ARGS="--text-column ... --beam-workers N --beam-runner dataflow ..."]   (python -m pipeline.score --help)
+score: $(INSTALLED)
+	@test -n "$(DATA)" -a -n "$(OUT)" || { echo "error: make score needs DATA=<csv file, directory or {SPAN} pattern> and OUT=<directory>"; exit 2; }
+	$(PY) -m pipeline.score --data '$(DATA)' --out '$(OUT)' $(if $(MODEL),--model '$(MODEL)') $(ARGS)
+
 canary: $(INSTALLED)
 	$(PY) -m serving.model_server_config canary $(if $(SERVER),--server $(SERVER))
 
@@ -121,6 +127,10 @@ bench: $(INSTALLED)
 # Serving latency and throughput of the pushed model, beside the PyTorch peer when `make peer` installed it.
 bench-serving: $(INSTALLED)
 	$(PY) bench/serving_latency.py $(ARGS)
+
+# make score (1 and 2 Beam workers) against the predict CLI on 20,000 corpus texts, whole commands, wall clock.
+bench-score: $(INSTALLED)
+	$(PY) bench/score_throughput.py $(ARGS)
 
 # The Vertex AI Pipelines job spec (outputs/vertex/bert-text-classifier.json), compiled here, nothing sent:
 # make compile-vertex PROJECT=my-project BUCKET=gs://my-bucket IMAGE=us-central1-docker.pkg.dev/my-project/tfx/bert:1

@@ -23,17 +23,17 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from typing import Dict, List, Optional, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from model import export
 from pipeline import configs, defaults
-from serving import predict, server_settings
+from serving import server_settings
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH_DIR)
-import results_file
+import model_benchmark
+
 import timing
 
 PEER_PYTHON = os.path.join(configs.PROJECT_DIR, ".venv-peer", "bin", "python")
@@ -133,8 +133,7 @@ def table(figures: Dict[str, Dict[str, Dict[str, float]]], batch_size: int, clie
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=configs.PipelineConfig().serving_model_root,
-                        help="pushed SavedModel or serving root (newest version)")
+    model_benchmark.add_arguments(parser)
     parser.add_argument("--checkpoint", default="", help="the peer's checkpoint (default: the embedded one)")
     parser.add_argument("--requests", type=int, default=300, help="single-text requests timed")
     parser.add_argument("--batches", type=int, default=20)
@@ -143,13 +142,8 @@ def main(argv=None) -> None:
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients of the load run")
     parser.add_argument("--load-seconds", type=float, default=20, help="length of each load run (<= 60)")
     parser.add_argument("--rounds", type=int, default=3, help="every setting this many times, in turn")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md as it is")
     args = parser.parse_args(argv)
-    try:
-        model_dir = predict.resolve_model_dir(args.model)
-    except predict.PredictError as e:
-        sys.exit(f"error: {e}")
+    model_dir = model_benchmark.model_dir(args)
     has_peer = os.path.exists(PEER_PYTHON)
     num_classes = len(export.read_hyperparameters(model_dir)["class_names"])
     texts = sample_texts(args.requests, args.batches, args.batch_size, args.seed)
@@ -184,10 +178,7 @@ def main(argv=None) -> None:
              f"{args.batch_size}; {args.clients} clients for {args.load_seconds:.0f} s; texts sampled from the "
              f"corpus (seed {args.seed}); medians of {args.rounds} rounds",
              *table(figures, args.batch_size, args.clients)]
-    print("\n".join(lines))
-    if not args.no_write:
-        results_file.write_block(COMMAND, f"Measured by `{COMMAND}` at commit {results_file.commit()} on "
-                                 f"{time.strftime('%Y-%m-%d')}.", lines)
+    model_benchmark.publish(COMMAND, lines, args)
 
 
 if __name__ == "__main__":

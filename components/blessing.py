@@ -142,8 +142,8 @@ def _compare(decision: Decision, labels: np.ndarray, right: np.ndarray, baseline
                                 f"{rule.tolerance} below the baseline's {row['baseline_recall']:.4f}")
     too_small = ""
     if decision.examples_needed:
-        too_small = (f"; the eval split is too small to resolve the tolerance {rule.tolerance}: about "
-                     f"{decision.examples_needed} eval texts would")
+        too_small = (f" (the eval split is too small to resolve the tolerance {rule.tolerance}: it would take "
+                     f"about {decision.examples_needed} eval texts)")
     return (f"accuracy {decision.accuracy:.4f} vs the last blessed model's {decision.baseline_accuracy:.4f}, "
             f"difference {difference:+.4f} ({level} lower bound {lower:+.4f}, tolerance {rule.tolerance}; "
             f"{only_candidate} texts only it got right, {only_baseline} only the baseline) on {n} texts{too_small}")

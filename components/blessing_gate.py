@@ -11,7 +11,7 @@ A component rather than code in a runner, so that it runs wherever the pipeline 
 """
 import json
 import os
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import tensorflow as tf
 from absl import logging
@@ -21,9 +21,8 @@ from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import path_utils
 
 from components.blessing import Decision, Rule, decide
-from contracts import names
+from contracts import layout, names
 
-DECISION_FILE = "decision.json"
 _BATCH = 256
 
 
@@ -49,14 +48,6 @@ def answers(model: standard_artifacts.Model, texts: List[str]) -> List[str]:
             for label in serve(**{names.TEXT_INPUT: tf.constant(texts[start:start + _BATCH])})[names.LABEL].numpy()]
 
 
-def read_decision(blessing_artifact_uri: str) -> Optional[Dict]:
-    path = os.path.join(blessing_artifact_uri, DECISION_FILE)
-    if not tf.io.gfile.exists(path):
-        return None
-    with tf.io.gfile.GFile(path) as f:
-        return json.load(f)
-
-
 def _record(blessing_artifact: standard_artifacts.ModelBlessing, decision: Decision,
             model: standard_artifacts.Model, baseline: Optional[standard_artifacts.Model]) -> None:
     """What TFX's Evaluator records on its blessing, so that the Pusher and the LatestBlessedModel resolver
@@ -70,7 +61,7 @@ def _record(blessing_artifact: standard_artifacts.ModelBlessing, decision: Decis
     with tf.io.gfile.GFile(os.path.join(blessing_artifact.uri, "BLESSED" if decision.blessed else "NOT_BLESSED"),
                            "w") as f:
         f.write("")
-    with tf.io.gfile.GFile(os.path.join(blessing_artifact.uri, DECISION_FILE), "w") as f:
+    with tf.io.gfile.GFile(os.path.join(blessing_artifact.uri, layout.BLESSING_DECISION), "w") as f:
         json.dump(decision.to_json(), f, indent=2)
 
 

@@ -33,9 +33,9 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, channel, component_spec, standard_artifacts, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 
-from components import blessing_gate, serving_ops
+from components import serving_ops
 from contracts.errors import UnservableModelError
-from reports import model_card, run_facts
+from reports import model_card, run_facts, run_outputs
 from serving import model_server_config, warmup
 
 FINGERPRINT_FILE = "fingerprint.pb"
@@ -137,7 +137,7 @@ def _card_facts(input_dict: Dict[str, List[types.Artifact]], model_path: str, mo
          for split in artifact_utils.decode_split_names(statistics.split_names)},
         artifact_utils.get_single_uri(input_dict[EXAMPLES_KEY]), os.path.basename(model_root), version,
         settings["intended_use"], settings["label_column"],
-        blessing_gate.read_decision(artifact_utils.get_single_uri(input_dict[BLESSING_KEY])))
+        run_outputs.read_decision(artifact_utils.get_single_uri(input_dict[BLESSING_KEY])))
 
 
 def _label(model_root: str, serving_path: str, settings: Dict[str, Any]) -> None:

@@ -11,6 +11,8 @@ MODELS_CONFIG = "models.config"  # TF Serving's model config, beside the model d
 # In a pushed model directory: how the model was made (class names, training settings), in assets.extra/,
 # whose other files TF Serving ignores.
 HYPERPARAMETERS = os.path.join("assets.extra", "hyperparameters.json")
+# In a ModelBlessing artifact of the BlessingGate: the decision and the numbers behind it.
+BLESSING_DECISION = "decision.json"
 
 
 def pipeline_root(outputs_dir: str, pipeline_name: str = DEFAULT_PIPELINE_NAME) -> str:

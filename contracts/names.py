@@ -13,6 +13,7 @@ TRAINER = "Trainer"
 BASELINE_RESOLVER = "latest_blessed_model_resolver"
 EVALUATOR = "Evaluator"
 BLESSING_GATE = "BlessingGate"
+BATCH_SCORING = "BatchScoring"
 PUSHER = "ServingPusher"
 
 # Output keys of those components (TFX's standard ones).

@@ -23,20 +23,36 @@ def example_gen_input(data: str) -> Tuple[str, str]:
         parts = data.split("/")
         first_variable = next(i for i, part in enumerate(parts) if SPAN_SPEC in part or "*" in part)
         return "/".join(parts[:first_variable]) or "/", "/".join(parts[first_variable:])
-    if os.path.isdir(data):
+    if is_dir(data):
         return data, "*.csv"
-    return os.path.dirname(os.path.abspath(data)), os.path.basename(data)
+    return os.path.dirname(data if "://" in data else os.path.abspath(data)), os.path.basename(data)
+
+
+def _gfile():
+    import tensorflow as tf  # remote storage (gs://) only: local inputs are checked without TensorFlow
+
+    return tf.io.gfile
+
+
+def open_binary(path: str):
+    return _gfile().GFile(path, "rb") if "://" in path else open(path, "rb")
+
+
+def glob_files(pattern: str) -> List[str]:
+    return sorted(_gfile().glob(pattern) if "://" in pattern else glob.glob(pattern))
+
+
+def is_dir(path: str) -> bool:
+    return _gfile().isdir(path) if "://" in path else os.path.isdir(path)
+
+
+def is_file(path: str) -> bool:
+    return (_gfile().exists(path) and not _gfile().isdir(path)) if "://" in path else os.path.isfile(path)
 
 
 def read_header(path: str) -> List[str]:
     """The column names: the first line, byte-order mark dropped, parsed as CSV (quotes honoured)."""
-    if "://" in path:
-        import tensorflow as tf  # remote storage only
-
-        opener = tf.io.gfile.GFile
-    else:
-        opener = open
-    with opener(path, "rb") as f:
+    with open_binary(path) as f:
         first_line = f.readline().decode("utf-8", errors="replace").lstrip(BYTE_ORDER_MARK)
     return next(csv.reader([first_line]), [])
 
@@ -50,12 +66,12 @@ def _glob_to_regex(pattern: str) -> str:
 
 
 def newest_span(input_base: str, pattern: str) -> Tuple[int, str]:
-    """The newest span a {SPAN} pattern matches under input_base (local paths), and the pattern resolved to it.
+    """The newest span a {SPAN} pattern matches under input_base, and the pattern resolved to it.
     Raises ValueError as TFX does: no file matches, or a span is not a number."""
     full = os.path.join(input_base, pattern)
     regex = _glob_to_regex(full).replace(SPAN_SPEC, "(?P<span>.*)")
     newest, token = None, None
-    for path in glob.glob(full.replace(SPAN_SPEC, "*")):
+    for path in glob_files(full.replace(SPAN_SPEC, "*")):
         match = re.search(regex, path)
         if match is None:
             raise ValueError("Glob pattern does not match regex pattern")

@@ -15,7 +15,8 @@ from typing import List, Optional
 
 from absl import logging as absl_logging
 
-from contracts import environment, errors
+from contracts import environment, errors, raw_csv
+from contracts.errors import InputError
 from pipeline import configs, defaults, inputs, run_lock
 
 EXIT_BAD_INPUT = 2
@@ -70,21 +71,23 @@ def schema_labels(schema_path: str, label_column: str) -> List[str]:
     from tensorflow_metadata.proto.v0 import schema_pb2
 
     if not os.path.isfile(schema_path):
-        raise inputs.InputError(f"schema {schema_path} does not exist: create one with `make schema DATA=...`")
+        raise InputError(f"schema {schema_path} does not exist: create one with `make schema DATA=...`")
     with open(schema_path) as f:
         schema = text_format.Parse(f.read(), schema_pb2.Schema())
     feature = next((f for f in schema.feature if f.name == label_column), None)
     domain = (feature.string_domain if feature is not None and feature.HasField("string_domain") else
               next((d for d in schema.string_domain if feature is not None and d.name == feature.domain), None))
     if domain is None:
-        raise inputs.InputError(f"schema {schema_path} has no label domain for column {label_column!r}: "
+        raise InputError(f"schema {schema_path} has no label domain for column {label_column!r}: "
                                 "regenerate it with `make schema`")
     return list(domain.value)
 
 
 def check_inputs(config: configs.PipelineConfig) -> None:
     labels = schema_labels(config.schema, config.label_column)
-    inputs.check_data(config.data, config.text_column, config.label_column, labels, config.span_window)
+    raw_csv.check_data(config.data, config.text_column, config.label_column, labels, config.span_window)
+    if config.score_data and "://" not in config.score_data:
+        raw_csv.check_data(config.score_data, config.text_column)
 
 
 def _run(config: configs.PipelineConfig, runner: str) -> None:
@@ -125,16 +128,21 @@ def configure_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", force=True)
     logging.getLogger("absl").setLevel(logging.INFO)
     logging.getLogger("absl").addFilter(_ProgressFilter())
-    logging.getLogger("tensorflow").addFilter(_LibraryNoticeFilter())
+    for logger in ("tensorflow", ""):
+        logging.getLogger(logger).addFilter(_LibraryNoticeFilter())
 
 
 class _LibraryNoticeFilter(logging.Filter):
     """Drops TensorFlow's warnings that are notices to the authors of the libraries we call, which a user
     cannot act on: deprecations inside TFX's tfx_bsl and TFMA, and TFMA loading our SavedModel through Keras'
-    loader (it is a TF 2.16 SavedModel; the notice is about how TFMA reads it). Everything else passes."""
+    loader (it is a TF 2.16 SavedModel; the notice is about how TFMA reads it); Beam's RunInference saying
+    it cannot measure memory (an optional import of its own fails). Everything else passes."""
 
     NOTICES = ("is deprecated and will be removed in a future version",
-               "SavedModel saved prior to TF 2.5 detected when loading Keras model")
+               "SavedModel saved prior to TF 2.5 detected when loading Keras model",
+               "Resource module is not available for current platform",
+               # Beam's worker processes (--beam-workers N), relayed: start-up notices about options
+               "No semi_persistent_directory found", "Discarding unparseable args")
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not any(notice in record.getMessage() for notice in self.NOTICES)
@@ -184,7 +192,7 @@ def _main(args: argparse.Namespace, runner: str) -> int:
     try:
         config = resolve(args)
         check_inputs(config)
-    except (inputs.InputError, FileNotFoundError) as e:
+    except (InputError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(f"data: {config.data}\ncheckpoint: {config.checkpoint}\noutputs: {config.outputs_dir}", flush=True)

@@ -146,6 +146,12 @@ class PipelineConfig:
     beam_workers: int = knob(1, "Beam processes here (direct), or at most that many Dataflow workers")
     beam_args: tuple = knob((), "extra Beam pipeline arguments, appended last (they win)")
 
+    # Batch scoring (serving/batch_scoring.py) on the same Beam: `make score`, and in the pipeline a step
+    # after the Pusher that scores a drop with the model the run blessed.
+    score_data: str = knob("", "a drop (CSV file, directory or {SPAN} pattern) to score after the push with the "
+                           "model the run blessed; nothing is scored when it blessed none")
+    score_batch_size: int = knob(64, "texts per batch when scoring a drop (Beam's RunInference)")
+
     # Training at scale. "auto": MultiWorkerMirrored when TF_CONFIG names several workers, Mirrored over
     # several GPUs or cpu_devices > 1, else one device. cpu_devices splits the CPU into logical devices,
     # so that a multi-replica run can be rehearsed on a laptop.
@@ -275,7 +281,8 @@ def validate(config: PipelineConfig) -> None:
         if getattr(config, name) < 0:
             raise InputError(f"{_flag(name)} {getattr(config, name)}: must be 0 or more")
     for name in ("batch_size", "epochs", "max_seq_length", "eval_buckets", "gradient_accumulation_steps",
-                 "serving_sub_batch_size", "serving_encoder_branches", "beam_workers", "cpu_devices", "span_window"):
+                 "serving_sub_batch_size", "serving_encoder_branches", "beam_workers", "cpu_devices", "span_window",
+                 "score_batch_size"):
         if getattr(config, name) < 1:
             raise InputError(f"{_flag(name)} {getattr(config, name)}: must be 1 or more")
 

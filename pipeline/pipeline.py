@@ -5,8 +5,16 @@ from typing import List
 from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
 
-from components import anomalies_gate, blessing_gate, csv_example_gen, drift_check, evaluation, serving_pusher
-from contracts import names, raw_data
+from components import (
+    anomalies_gate,
+    batch_scoring,
+    blessing_gate,
+    csv_example_gen,
+    drift_check,
+    evaluation,
+    serving_pusher,
+)
+from contracts import names, raw_csv, raw_data
 from pipeline import configs
 
 
@@ -103,8 +111,14 @@ def create_pipeline(config: configs.PipelineConfig, project_dir: str = configs.P
         statistics=statistics_gen.outputs[names.STATISTICS], serving_model_root=config.serving_model_root,
         settings=config.pusher_config()).with_id(names.PUSHER)
 
+    scoring = batch_scoring.BatchScoring(
+        pushed_model=pusher.outputs[names.PUSHED_MODEL], data=config.score_data,
+        data_fingerprint=raw_csv.fingerprint(config.score_data), text_column=config.text_column,
+        batch_size=config.score_batch_size).with_id(names.BATCH_SCORING) if config.score_data else None
+
     components: List = [example_gen, statistics_gen, schema_gen, example_validator, anomalies,
-                        *([drift] if drift else []), transform, trainer, baseline_resolver, evaluator, blessing, pusher]
+                        *([drift] if drift else []), transform, trainer, baseline_resolver, evaluator, blessing, pusher,
+                        *([scoring] if scoring else [])]
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name, pipeline_root=config.pipeline_root, components=components,
         enable_cache=config.enable_cache,

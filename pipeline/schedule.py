@@ -12,7 +12,8 @@ import os
 import sys
 from typing import List, Optional
 
-from pipeline import cli, configs, inputs, vertex
+from contracts.errors import InputError
+from pipeline import cli, configs, vertex
 
 # A run must not start while the previous one is still going: both would train and push the same span,
 # and the local run lock (pipeline/run_lock.py) does not reach Cloud Storage.
@@ -42,11 +43,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     spec_path = args.spec or os.path.join(vertex.SPEC_DIR, f"{config.pipeline_name}.json")
     try:
         if not config.gcp_project:
-            raise inputs.InputError("--gcp-project is empty: name the Google Cloud project to schedule in")
+            raise InputError("--gcp-project is empty: name the Google Cloud project to schedule in")
         if not os.path.isfile(spec_path):
-            raise inputs.InputError(f"job spec {spec_path} does not exist: compile it first (make compile-vertex)")
+            raise InputError(f"job spec {spec_path} does not exist: compile it first (make compile-vertex)")
         request = schedule_request(config, spec_path)
-    except inputs.InputError as e:
+    except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return cli.EXIT_BAD_INPUT
     if args.dry_run:

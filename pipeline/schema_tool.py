@@ -12,7 +12,8 @@ import pandas as pd
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from pipeline import inputs
+from contracts import raw_csv
+from contracts.errors import InputError
 
 
 def _typed(column: pd.Series) -> pd.Series:
@@ -30,13 +31,13 @@ def _typed(column: pd.Series) -> pd.Series:
 def read_examples(data: str) -> pd.DataFrame:
     """Every CSV file of --data, parsed exactly as the pipeline's ExampleGen reads it (not TFDV's own CSV
     reader, which knows neither quoted line breaks nor byte-order marks)."""
-    tables = [inputs.read_table(path) for path in inputs.csv_files(data)]
+    tables = [raw_csv.read_table(path) for path in raw_csv.csv_files(data)]
     frame = pd.concat([pd.DataFrame(rows, columns=header) for header, rows in tables], ignore_index=True)
     return frame.apply(_typed)
 
 
 def curated_schema(data: str, text_column: str, label_column: str) -> schema_pb2.Schema:
-    inputs.check_data(data, text_column, label_column, labels=None)
+    raw_csv.check_data(data, text_column, label_column)
     stats = tfdv.generate_statistics_from_dataframe(read_examples(data))
     schema = tfdv.infer_schema(stats, infer_feature_shape=True)
     for name in (text_column, label_column):
@@ -60,7 +61,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     try:
         schema = curated_schema(args.data, args.text_column, args.label_column)
-    except inputs.InputError as e:
+    except InputError as e:
         sys.exit(f"error: {e}")
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     tfdv.write_schema_text(schema, args.out)

@@ -23,6 +23,7 @@ class RunSummary:
     started_from: Optional[str] = None  # the served model the training warm-started from, if any
     labels: Optional[str] = None  # models.config's version labels after the push
     blessing: Optional[str] = None  # why the model was or was not blessed
+    scores: Optional[str] = None  # with --score-data: where the drop's scores went, or why there are none
 
     def lines(self):
         accuracy = "n/a" if self.accuracy is None else f"{self.accuracy:.4f}"
@@ -37,6 +38,8 @@ class RunSummary:
         yield f"pushed: {self.pushed_path or 'nothing (not blessed)'}"
         if self.labels:
             yield f"labels: {self.labels}"
+        if self.scores:
+            yield f"scores: {self.scores}"
 
 
 def _started_from(model: metadata_store_pb2.Artifact) -> Optional[str]:
@@ -50,10 +53,17 @@ def _started_from(model: metadata_store_pb2.Artifact) -> Optional[str]:
 
 def _blessing_reason(blessing: Optional[metadata_store_pb2.Artifact]) -> Optional[str]:
     """The BlessingGate's one line: its numbers, its rule, its verdict (components/blessing.py)."""
-    from components import blessing_gate
-
-    decision = blessing_gate.read_decision(blessing.uri) if blessing else None
+    decision = run_outputs.read_decision(blessing.uri) if blessing else None
     return decision["reason"] if decision else None
+
+
+def _scores(scores: Optional[metadata_store_pb2.Artifact]) -> Optional[str]:
+    if scores is None:
+        return None
+    rows = scores.custom_properties["scored"].int_value
+    if not rows:
+        return "nothing (nothing pushed)"
+    return f"{scores.uri} ({rows} rows, model version {scores.custom_properties['model_version'].string_value})"
 
 
 def serving_labels(serving_dir: str) -> Optional[str]:
@@ -96,4 +106,5 @@ def summarize(config: configs.PipelineConfig, since: float = 0) -> Optional[RunS
         span=examples.custom_properties["span"].int_value if examples and raw_data.SPAN_SPEC in config.data else None,
         started_from=_started_from(model) if model else None,
         labels=serving_labels(os.path.dirname(config.serving_model_root)) if is_pushed else None,
-        blessing=_blessing_reason(blessing))
+        blessing=_blessing_reason(blessing),
+        scores=_scores(outputs.get(names.BATCH_SCORING, {}).get("scores")))

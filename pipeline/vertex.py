@@ -10,7 +10,8 @@ import os
 import sys
 from typing import List, Optional
 
-from pipeline import cli, configs, inputs
+from contracts.errors import InputError
+from pipeline import cli, configs
 
 SPEC_DIR = os.path.join(configs.PROJECT_DIR, "outputs", "vertex")
 
@@ -28,16 +29,16 @@ def resolve(args: argparse.Namespace) -> configs.PipelineConfig:
     config = configs.from_arguments(args)
     configs.validate(config)
     if not config.outputs_dir.startswith("gs://"):
-        raise inputs.InputError(f"--outputs-dir {config.outputs_dir} is not on Cloud Storage: give "
+        raise InputError(f"--outputs-dir {config.outputs_dir} is not on Cloud Storage: give "
                                 "gs://BUCKET/PREFIX (pipeline root, serving models and Beam's temp files go there)")
     if not config.data.startswith("gs://"):
-        raise inputs.InputError(f"--data {config.data or '(the embedded default)'} is not on Cloud Storage: "
+        raise InputError(f"--data {config.data or '(the embedded default)'} is not on Cloud Storage: "
                                 "copy the CSV files to gs://... and pass that path or pattern")
     if config.checkpoint and not config.checkpoint.startswith("gs://"):
-        raise inputs.InputError(f"--checkpoint {config.checkpoint} is not on Cloud Storage: copy it to gs://... "
+        raise InputError(f"--checkpoint {config.checkpoint} is not on Cloud Storage: copy it to gs://... "
                                 "or leave it empty for the embedded default")
     if not config.pipeline_image:
-        raise inputs.InputError("--pipeline-image is empty: build the Dockerfile, push it to Artifact Registry "
+        raise InputError("--pipeline-image is empty: build the Dockerfile, push it to Artifact Registry "
                                 "and pass its URI")
     return dataclasses.replace(config, schema=_in_image(os.path.abspath(config.schema)))
 
@@ -62,7 +63,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         config = resolve(args)
         cli.schema_labels(_local_schema(config.schema), config.label_column)  # refuses a schema without labels
-    except inputs.InputError as e:
+    except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return cli.EXIT_BAD_INPUT
     spec_path = os.path.abspath(args.spec or os.path.join(SPEC_DIR, f"{config.pipeline_name}.json"))

@@ -259,14 +259,12 @@ def per_class_scores(confusion: List[List[int]], class_names: List[str]) -> Dict
 
 def evaluation_section(outputs: run_outputs.RunOutputs, class_names: List[str]) -> Optional[Dict[str, Any]]:
     """TFMA's metrics, and the BlessingGate's decision with the numbers behind it."""
-    from components import blessing_gate
-
     evaluated = outputs.get(names.EVALUATOR, {})
     if names.EVALUATION not in evaluated:
         return None
     metrics = evaluation_metrics(evaluated[names.EVALUATION].uri, class_names)
     blessing = outputs.get(names.BLESSING_GATE, {}).get(names.BLESSING)
-    decision = blessing_gate.read_decision(blessing.uri) if blessing else None
+    decision = run_outputs.read_decision(blessing.uri) if blessing else None
     return {**metrics, "blessed": bool(decision and decision["blessed"]), "decision": decision}
 
 

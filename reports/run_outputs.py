@@ -1,6 +1,8 @@
 """A pipeline run read back from ML Metadata: its executions and the artifacts they output, by component.
 Shared by the run summary (pipeline/summary.py), the run report and the benchmarks."""
 import dataclasses
+import json
+import os
 from typing import Dict, List, Optional, Tuple
 
 import ml_metadata as mlmd
@@ -57,6 +59,17 @@ def execution_components(store: mlmd.MetadataStore, executions: List) -> Dict[in
     """Execution id -> the component class it ran (its execution type's last dotted part)."""
     execution_types = {t.id: t.name.rsplit(".", 1)[-1] for t in store.get_execution_types()}
     return {e.id: execution_types[e.type_id] for e in executions}
+
+
+def read_decision(blessing_uri: str) -> Optional[Dict]:
+    """The BlessingGate's decision.json in its ModelBlessing (components/blessing.py's Decision), if any."""
+    import tensorflow as tf  # gfile: the artifact may be on gs://
+
+    path = os.path.join(blessing_uri, layout.BLESSING_DECISION)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
 
 
 def overall_accuracy(evaluation_uri: str, model: str = "candidate") -> Optional[float]:

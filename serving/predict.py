@@ -16,7 +16,7 @@ import sys
 import warnings
 from typing import Iterator, List, Optional, Sequence
 
-from contracts import layout, names
+from contracts import layout, names, raw_data
 from contracts.names import OUTPUTS
 from contracts.names import SERVING_DEFAULT as SIGNATURE
 
@@ -38,6 +38,15 @@ def resolve_model_dir(path: str) -> str:
     return resolve_model_dir(os.path.join(path, version_dirs[-1]))
 
 
+def class_names(model_dir: str) -> Optional[List[str]]:
+    """The classes in the order of the model's probabilities, as the Trainer recorded them."""
+    path = os.path.join(model_dir, layout.HYPERPARAMETERS)
+    if not raw_data.is_file(path):
+        return None
+    with raw_data.open_binary(path) as f:
+        return list(json.load(f)["class_names"])
+
+
 class Classifier:
     def __init__(self, model_dir: str):
         import tensorflow as tf
@@ -56,14 +65,8 @@ class Classifier:
             raise PredictError(f"{self.model_dir} has no {SIGNATURE} signature returning {', '.join(OUTPUTS)}: "
                                "it was not exported by this pipeline")
         self._model, self.signature, self._tf = model, model.signatures[SIGNATURE], tf
-        self.class_names = self._read_class_names(self.signature.structured_outputs[names.PROBABILITIES].shape[-1])
-
-    def _read_class_names(self, num_classes: int) -> List[str]:
-        path = os.path.join(self.model_dir, layout.HYPERPARAMETERS)
-        if os.path.isfile(path):
-            with open(path) as f:
-                return list(json.load(f)["class_names"])
-        return [f"class_{i}" for i in range(num_classes)]
+        num_classes = self.signature.structured_outputs[names.PROBABILITIES].shape[-1]
+        self.class_names = class_names(self.model_dir) or [f"class_{i}" for i in range(num_classes)]
 
     def predict(self, texts: Sequence[str]) -> List[dict]:
         out = self.signature(**{names.TEXT_INPUT: self._tf.constant(list(texts), dtype=self._tf.string)})

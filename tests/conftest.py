@@ -1,4 +1,6 @@
 """Shared fixtures. The TensorFlow environment first: TensorFlow reads it when it is first imported."""
+import threading
+
 import contracts.environment  # noqa: F401  (before pytest's plugins or any test import TensorFlow)
 
 import pytest
@@ -65,10 +67,39 @@ def pushed_model(first_run):
     return summary(first_run[1].stdout)["pushed"]
 
 
-@pytest.fixture(scope="session")
-def span_runs(tmp_path_factory, corpus):
-    """Three spans and a re-run through the pipeline (tests/span_runs.py), shared by the tests of
-    continuous retraining and of reproducibility."""
-    from span_runs import play_spans
+class _InBackground(threading.Thread):
+    """A fixture's pipeline runs, started as soon as the tests are collected. They are subprocesses whose
+    work is mostly single-threaded (Beam, tracing, loading), so on 2 cores they overlap the other tests'
+    runs instead of queueing behind them."""
 
-    return play_spans(tmp_path_factory.mktemp("spans"), corpus)
+    def __init__(self, work, *args):
+        super().__init__(daemon=True)  # an interrupted session does not wait for it
+        self.work, self.args, self.value, self.error = work, args, None, None
+        self.start()
+
+    def run(self):
+        try:
+            self.value = self.work(*self.args)
+        except BaseException as e:  # noqa: BLE001 (re-raised in the test that needs the value)
+            self.error = e
+
+    def result(self):
+        self.join()
+        if self.error:
+            raise self.error
+        return self.value
+
+
+def pytest_collection_finish(session):
+    if any("span_runs" in item.fixturenames for item in session.items):
+        from span_runs import play_spans
+
+        root = session.config._tmp_path_factory.mktemp("spans")
+        session.config.span_runs = _InBackground(play_spans, root, defaults.read_corpus())
+
+
+@pytest.fixture(scope="session")
+def span_runs(request):
+    """Three spans and a re-run through the pipeline (tests/span_runs.py), shared by the tests of
+    continuous retraining and of reproducibility; started in the background at collection."""
+    return request.config.span_runs.result()

@@ -49,24 +49,27 @@ def tree_digest(root):
     return digest.hexdigest()
 
 
-def split_texts(outputs, split=names.EVAL_SPLIT):
-    """The texts CsvExampleGen put into a split in its latest run."""
-    pattern = os.path.join(str(outputs), "pipeline_root", "*", names.CSV_EXAMPLE_GEN, "examples", "*",
-                           f"Split-{split}", "*")
+def split_texts(outputs, run_name, split=names.EVAL_SPLIT):
+    """The texts CsvExampleGen put into a split in that run (other tests run broken drops in the same
+    outputs directory later)."""
+    from tfx.types import artifact_utils
+
+    examples = run_artifacts(outputs, run_name)[names.CSV_EXAMPLE_GEN][names.EXAMPLES]
     texts = set()
-    for record in tf.data.TFRecordDataset(glob.glob(pattern), compression_type="GZIP"):
+    files = glob.glob(os.path.join(artifact_utils.get_split_uri([examples], split), "*"))
+    for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
         example = tf.train.Example.FromString(record.numpy())
         texts.add(example.features.feature["text"].bytes_list.value[0].decode())
     return texts
 
 
-def split_config(outputs) -> example_gen_pb2.SplitConfig:
-    """How CsvExampleGen split the data in the latest run: the pipeline's configuration as ML Metadata
-    recorded it for that execution."""
+def split_config(outputs, run_name=None) -> example_gen_pb2.SplitConfig:
+    """How CsvExampleGen split the data in a run (the latest by default): the pipeline's configuration as
+    ML Metadata recorded it for that execution."""
     from reports import run_outputs
 
     store = run_outputs.open_store(configs.PipelineConfig(outputs_dir=str(outputs)).metadata_path)
-    _, executions, _ = run_outputs.latest_run_outputs(store)
+    _, executions, _ = run_outputs.latest_run_outputs(store, run_name)
     component_of = run_outputs.execution_components(store, executions)
     example_gen = next(e for e in executions if component_of[e.id] == names.CSV_EXAMPLE_GEN)
     output_config = json_format.Parse(example_gen.custom_properties["output_config"].string_value,

@@ -95,7 +95,8 @@ def test_too_small_an_eval_split_says_how_many_texts_would_resolve_the_tolerance
     half_width = decision.difference - decision.difference_lower
     assert half_width > RULE.tolerance
     assert decision.examples_needed == math.ceil(200 * (half_width / RULE.tolerance) ** 2)
-    assert f"too small to resolve the tolerance 0.02: about {decision.examples_needed} eval texts" in decision.reason
+    assert (f"too small to resolve the tolerance 0.02: it would take about {decision.examples_needed} eval texts"
+            in decision.reason)
 
 
 def test_the_paired_bound_is_the_normal_approximation_of_the_discordant_pairs():

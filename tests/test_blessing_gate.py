@@ -13,8 +13,9 @@ from tfx.types import standard_artifacts
 from components import blessing_gate, serving_pusher
 from contracts import names
 from pipeline import configs
+from reports import run_outputs
 
-from pipeline_runs import FLAGS, run_artifacts, tree_digest
+from pipeline_runs import FLAGS, run_artifacts, run_name, tree_digest
 
 RULE = {**configs.PipelineConfig(accuracy_floor=float(FLAGS[FLAGS.index("--accuracy-floor") + 1])).blessing_rule()}
 
@@ -37,7 +38,7 @@ def one_class_model(directory, label: str) -> standard_artifacts.Model:
 
 @pytest.fixture(scope="module")
 def run(first_run):
-    outputs = run_artifacts(first_run[0])
+    outputs = run_artifacts(first_run[0], run_name(first_run[1].stdout))  # later tests run there too
     return outputs[names.CSV_EXAMPLE_GEN][names.EXAMPLES], outputs[names.TRAINER][names.MODEL]
 
 
@@ -55,7 +56,7 @@ def judge(tmp_path, examples, model, baseline=None, **rule):
         {"examples": [examples], "model": [model], **({"baseline_model": [baseline]} if baseline else {})},
         {"blessing": [blessing]},
         {"rule": json.dumps({**RULE, **rule}), "text_column": "text", "label_column": "label"})
-    return blessing, blessing_gate.read_decision(blessing.uri)
+    return blessing, run_outputs.read_decision(blessing.uri)
 
 
 def test_a_copy_of_the_model_serving_now_is_blessed(tmp_path, run):

@@ -6,16 +6,21 @@ run reading the newest span as a scheduled run would (tests/span_runs.py):
 - span 3's training labels are corrupted: the drift check measures the label shift (set to warn, so that
   the run goes on); the model is worse than version 2 on span 3's eval split, is not blessed, and the
   serving root still serves version 2;
-- re-running with no new span reuses every component and pushes nothing.
+- re-running with no new span reuses every component and pushes nothing;
+- each run scores its new drop (--score-data) with the model it pushed, and nothing when it pushed none.
 
 Span 3 runs through `tfx run create --engine=local` (LocalDagRunner), the re-run through `--engine=beam`.
 """
+import csv
+import glob
 import os
 import re
 
 from model import export
+from serving import batch_scoring
 
 from pipeline_runs import cached_nodes
+from span_runs import DROP_ROWS
 
 
 def test_span_1_trains_from_the_checkpoint_and_pushes_version_1(span_runs):
@@ -62,3 +67,17 @@ def test_rerun_with_no_new_span_is_cached_and_pushes_nothing(span_runs):
     assert {"CsvExampleGen", "DriftCheck", "Transform", "Trainer", "Evaluator", "ServingPusher"} <= cached_nodes(
         span_runs.stderr[3])
     assert span_runs.serving_digests[3] == span_runs.serving_digests[2]
+
+
+def test_each_run_scores_its_new_drop_with_the_model_it_pushed_and_none_when_it_pushed_none(span_runs):
+    for span, summary in zip((1, 2), span_runs.summaries):
+        scores = re.fullmatch(r"(\S+) \((\d+) rows, model version (\d+)\)", summary["scores"])
+        directory, rows, version = scores.groups()
+        assert int(rows) == DROP_ROWS and version == os.path.basename(summary["pushed"])
+        assert batch_scoring.read_success(directory)["rows"] == DROP_ROWS
+        scored = [row for shard in glob.glob(os.path.join(directory, "scores-*.csv"))
+                  for row in csv.DictReader(open(shard, encoding="utf-8", newline=""))]
+        assert sorted(row["id"] for row in scored) == sorted(f"{span}-{i}" for i in range(DROP_ROWS))
+        assert {row["model_version"] for row in scored} == {version}
+    assert span_runs.summaries[2]["scores"] == "nothing (nothing pushed)"
+    assert "BatchScoring" in cached_nodes(span_runs.stderr[3])

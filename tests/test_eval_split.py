@@ -5,11 +5,12 @@ import collections
 
 from contracts import names
 
-from pipeline_runs import split_config, split_of, split_texts
+from pipeline_runs import run_name, split_config, split_of, split_texts
 
 
 def test_the_runs_splits_share_no_text(first_run):
-    train, evaluation = split_texts(first_run[0], names.TRAIN_SPLIT), split_texts(first_run[0], names.EVAL_SPLIT)
+    run = run_name(first_run[1].stdout)
+    train, evaluation = (split_texts(first_run[0], run, split) for split in (names.TRAIN_SPLIT, names.EVAL_SPLIT))
     assert len(train) > 500 and len(evaluation) > 50
     assert not train & evaluation
 
@@ -22,7 +23,7 @@ def test_a_text_lands_in_one_split_whatever_its_other_columns(first_run, corpus)
         labels_of[text].add(label)
     relabelled = {text: labels for text, labels in labels_of.items() if len(labels) > 1}
     assert len(relabelled) >= 40
-    config = split_config(first_run[0])
+    config = split_config(first_run[0], run_name(first_run[1].stdout))
     straddling = [text for text, labels in relabelled.items()
                   if len({split_of({"text": text, "label": label, "id": label}, config) for label in labels}) > 1]
     assert not straddling

@@ -9,6 +9,8 @@ import shutil
 import pytest
 import tensorflow as tf
 
+from contracts import raw_csv
+from contracts.errors import InputError
 from pipeline import cli, configs, defaults, inputs
 
 LABELS = defaults.CORPUS_LABELS
@@ -104,8 +106,8 @@ def test_files_of_one_drop_must_share_the_header(tmp_path, capsys):
 
 def test_all_numeric_labels_are_refused_even_when_the_schema_lists_them(tmp_path):
     path = write(tmp_path / "data.csv", "text,label\nok,1\nbad,0\n")
-    with pytest.raises(inputs.InputError) as error:
-        inputs.check_csv(path, "text", "label", ("0", "1"))
+    with pytest.raises(InputError) as error:
+        raw_csv.check_csv(path, "text", "label", ("0", "1"))
     assert str(error.value) == (f"{path}: every label in column 'label' is a number, which CsvExampleGen reads "
                                 "as an integer feature, not a class name: write the classes as names")
 
@@ -157,7 +159,7 @@ VALID_ROWS = {"hello there": "positive", "bad day": "negative", "two\r\nlines, o
 
 def test_valid_variants_pass_the_check(tmp_path):
     path = write(tmp_path / "data.csv", VALID)
-    assert inputs.check_data(path, "text", "label", LABELS) == len(VALID_ROWS)
+    assert raw_csv.check_data(path, "text", "label", LABELS) == len(VALID_ROWS)
 
 
 def test_example_gen_reads_the_valid_variants_as_the_check_does(tmp_path):

@@ -6,7 +6,7 @@ a fresh outputs directory, with the drift check in the pipeline (it has no earli
 import numpy as np
 import tensorflow as tf
 
-from pipeline_runs import split_texts
+from pipeline_runs import run_name, split_texts
 
 # Largest allowed difference of any class probability. Measured: 0.0, the two runs are bit-identical on
 # one machine (seeded shuffle, dropout and head initialization; CPU kernels are deterministic).
@@ -20,7 +20,7 @@ def probabilities(model_dir, texts):
 
 def test_a_second_run_from_scratch_pushes_the_same_predictions(first_run, pushed_model, span_runs):
     assert span_runs.summaries[0]["trained from"] == "the checkpoint"
-    texts = sorted(split_texts(first_run[0]))
+    texts = sorted(split_texts(first_run[0], run_name(first_run[1].stdout)))
     assert len(texts) > 50
     first, second = probabilities(pushed_model, texts), probabilities(span_runs.summaries[0]["pushed"], texts)
     print(f"max |difference| of eval probabilities between two runs: {np.abs(first - second).max():.2e}")

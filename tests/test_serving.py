@@ -13,7 +13,7 @@ import tensorflow_text  # noqa: F401  the graph's tokenizer ops, as TF Serving l
 
 from serving import model_server_config, predict, warmup
 
-from pipeline_runs import split_texts
+from pipeline_runs import run_name, split_texts
 
 CONTRACT = {"probabilities", "label", "class_id"}
 
@@ -36,7 +36,7 @@ def classify(model, texts):
 def test_warmup_requests_are_real_eval_texts_and_run(first_run, pushed_model, model):
     records = warmup.read(pushed_model)
     assert len(records) == 3
-    held_out = split_texts(first_run[0])
+    held_out = split_texts(first_run[0], run_name(first_run[1].stdout))
     for record in records:
         request = record.predict_log.request
         assert request.model_spec.name == "text_classifier"

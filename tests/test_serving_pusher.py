@@ -131,7 +131,7 @@ def test_a_killed_push_never_shows_a_partial_version(tmp_path, pushed_model):
     duration = time.monotonic() - started
     process.wait()
     killed_mid_push = 0
-    for fraction in (0.1, 0.25, 0.4, 0.55, 0.7, 0.85):
+    for fraction in (0.15, 0.4, 0.65, 0.85):
         process, started = start_push(candidate, root)
         time.sleep(max(0.0, started + fraction * duration - time.monotonic()))
         process.send_signal(signal.SIGKILL)

@@ -7,8 +7,8 @@ import os
 import tensorflow as tf
 from tfx import v1 as tfx
 
-from contracts import names
-from pipeline import configs, inputs, pipeline
+from contracts import names, raw_csv
+from pipeline import configs, pipeline
 from reports import run_outputs
 
 ROWS = 30
@@ -31,7 +31,7 @@ def test_a_window_of_two_spans_reads_the_newest_span_and_the_one_before(tmp_path
     write_spans(tmp_path / "data", [1, 2, 3])
     config = configs.PipelineConfig(data=str(tmp_path / "data" / "span-{SPAN}" / "*.csv"), span_window=2,
                                     outputs_dir=str(tmp_path / "outputs"))
-    assert inputs.csv_files(config.data, config.span_window) == [
+    assert raw_csv.csv_files(config.data, config.span_window) == [
         str(tmp_path / "data" / f"span-{span}" / "data.csv") for span in (2, 3)]
 
     tfx.orchestration.LocalDagRunner().run(tfx.dsl.Pipeline(

@@ -19,9 +19,10 @@ IMAGE = "europe-west4-docker.pkg.dev/acme-ml/tfx/bert-text-classifier:7"
 ROOT = "gs://acme-ml-tfx/bert"
 FLAGS = ["--gcp-project", "acme-ml", "--gcp-region", "europe-west4", "--outputs-dir", ROOT,
          "--data", "gs://acme-ml-tfx/data/span-{SPAN}/*.csv", "--span-window", "3", "--pipeline-image", IMAGE,
-         "--beam-runner", "dataflow", "--beam-workers", "16", "--trainer-backend", "vertex", "--vertex-machines", "3"]
+         "--beam-runner", "dataflow", "--beam-workers", "16", "--trainer-backend", "vertex", "--vertex-machines", "3",
+         "--score-data", "gs://acme-ml-tfx/incoming/span-{SPAN}/*.csv"]
 COMPONENTS = {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomaliesGate", "Transform",
-              "Trainer", "Evaluator", "ServingPusher"}
+              "Trainer", "Evaluator", "BlessingGate", "ServingPusher", "BatchScoring"}
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +120,15 @@ def test_example_gen_reads_the_newest_span_checked_for_drift_and_the_trainer_war
         "gs://acme-ml-tfx/data", "span-{SPAN}/*.csv")
     assert drift["action"].string_value == "stop"
     assert "DriftCheck" in spec.root.dag.tasks["Transform"].dependent_tasks
+
+
+def test_the_scheduled_run_scores_the_new_drop_after_the_push_on_dataflow(job):
+    """The scoring step's Beam is the pipeline's (Dataflow: checked for every component above)."""
+    _, spec = job
+    scoring = _parameters(spec, "BatchScoring")
+    assert scoring["data"].string_value == "gs://acme-ml-tfx/incoming/span-{SPAN}/*.csv"
+    assert scoring["data_fingerprint"].string_value == ""  # resolved by the step at run time, on the bucket
+    assert "ServingPusher" in spec.root.dag.tasks["BatchScoring"].dependent_tasks
 
 
 def test_the_schedule_dry_run_prints_the_exact_request_for_the_compiled_job(spec_path, job, capsys):
