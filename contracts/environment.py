@@ -21,6 +21,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 warnings.filterwarnings("ignore", message="You are using a non-supported Python version", category=FutureWarning)
 # google-cloud-aiplatform warns at import that google-cloud-storage < 3 will lose support: TFX 1.16 pins it.
 warnings.filterwarnings("ignore", message="Support for google-cloud-storage < 3.0.0", category=FutureWarning)
+# The same two for the processes started from here (Beam's worker processes import google's packages before
+# any of ours).
+os.environ.setdefault("PYTHONWARNINGS", "ignore:You are using a non-supported Python version:FutureWarning,"
+                                        "ignore:Support for google-cloud-storage < 3.0.0:FutureWarning")
 
 # Lines TensorFlow's C++ code writes straight to stderr at error level that are not errors, each verified
 # harmless here; dropped only by filter_native_stderr(), which a CLI calls for its own console:

@@ -1,5 +1,5 @@
 """How the pipeline reads a raw CSV drop, and what it refuses: shared by the input check before a run
-(pipeline/inputs.py), `make schema` and batch scoring (serving/score.py), so that a file one of them takes,
+(pipeline/cli.py), `make schema` and batch scoring (pipeline/score.py), so that a file one of them takes,
 all of them take. Each refusal is one InputError line naming the file, the line or column, and the fix.
 
 A file is read the way CsvExampleGen (TFX 1.16) does, so that what passes here also passes there: lines end

@@ -1,5 +1,5 @@
 """What a data drop looks like on disk, read the same way by the input check before the run
-(pipeline/inputs.py), by CsvExampleGen and by the drift check: the CSV header, and {SPAN} patterns.
+(contracts/raw_csv.py), by CsvExampleGen and by the drift check: the CSV header, and {SPAN} patterns.
 
 Span resolution follows TFX 1.16's CsvExampleGen driver for a plain {SPAN} (tfx.components.example_gen.
 utils: the span spec becomes `*` in a glob and a capture group in a regex built from that glob; the newest

@@ -128,7 +128,9 @@ def configure_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", force=True)
     logging.getLogger("absl").setLevel(logging.INFO)
     logging.getLogger("absl").addFilter(_ProgressFilter())
-    for logger in ("tensorflow", ""):
+    # A logger's filter sees only the records logged on it: the root for Beam's own notices, and the logger
+    # through which Beam relays its worker processes' lines.
+    for logger in ("tensorflow", "", "apache_beam.runners.portability.local_job_service"):
         logging.getLogger(logger).addFilter(_LibraryNoticeFilter())
 
 
