@@ -135,7 +135,6 @@ class Summary:
     rows: int
     seconds: float
     shards: List[str]
-    model_dir: str
 
     @property
     def texts_per_second(self) -> float:
@@ -158,7 +157,7 @@ def run(scoring: Scoring, out_dir: str, rows: int, pipeline: beam.Pipeline) -> S
     """Scores the drop on that (not yet run) Beam pipeline into out_dir (created if needed; earlier scores
     there are replaced only once the new ones are complete); rows: how many the drop holds (the input check
     counted them)."""
-    header = output_header(raw_csv.read_table(scoring.files[0])[0], scoring.class_names)
+    header = output_header(raw_data.read_header(scoring.files[0]), scoring.class_names)  # the check made them equal
     scoring = dataclasses.replace(scoring, threads_per_worker=worker_threads(pipeline.options))
     _remove_stale_staging(out_dir)
     staging = os.path.join(out_dir, f"{STAGING_PREFIX}{uuid.uuid4().hex[:8]}")
@@ -166,7 +165,7 @@ def run(scoring: Scoring, out_dir: str, rows: int, pipeline: beam.Pipeline) -> S
     with pipeline:
         build(pipeline, scoring, header, os.path.join(staging, SHARD_PREFIX))
     shards = _commit(staging, out_dir)
-    summary = Summary(rows, time.monotonic() - started, shards, scoring.model_dir)
+    summary = Summary(rows, time.monotonic() - started, shards)
     with FileSystems.create(os.path.join(out_dir, SUCCESS_FILE)) as f:
         f.write(json.dumps({"rows": rows, "model_dir": scoring.model_dir, "model_version": scoring.model_version,
                             "seconds": round(summary.seconds, 1), "shards": [os.path.basename(s) for s in shards]},
