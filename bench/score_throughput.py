@@ -46,12 +46,30 @@ def settings(model_dir: str, drop: str, out: str) -> List[Tuple[str, str, List[s
         for workers in (1, 2) for size in (64, 256)]
 
 
-def run(command: List[str]) -> float:
-    started = time.perf_counter()
+def checked(command: List[str]) -> str:
+    """The command's stdout; its stderr and an exit when it fails."""
     result = subprocess.run(command, cwd=configs.PROJECT_DIR, capture_output=True, text=True)
     if result.returncode:
         sys.exit(f"error: {' '.join(command)} failed:\n{result.stderr[-3000:]}")
+    return result.stdout
+
+
+def run(command: List[str]) -> float:
+    started = time.perf_counter()
+    checked(command)
     return time.perf_counter() - started
+
+
+def ceiling(model_dir: str, drop: str) -> List[str]:
+    """What splitting the same work over 2 streams gives at most here: no Beam, no start, no reading."""
+    rates = {}
+    for streams in (1, 2):
+        command = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "stream_ceiling.py"),
+                   "--model", model_dir, "--texts", drop, "--streams", str(streams)]
+        rates[streams] = float(checked(command).split()[-1])
+    return [f"Ceiling (bench/stream_ceiling.py: serving_default in one process, model loaded, batches of 256, no Beam):"
+            f" 1 stream on all cores {rates[1]:.1f} texts/s, 2 concurrent streams of 1 core each {rates[2]:.1f}: "
+            f"{rates[2] / rates[1]:.2f}x is the most 2 workers can gain over one process here"]
 
 
 def table(rates: Dict[Tuple[str, str], float], texts: int) -> List[str]:
@@ -82,12 +100,13 @@ def main(argv=None) -> None:
             for side, setting, command in settings(model_dir, drop, work):
                 seconds.setdefault((side, setting), []).append(run(command))
                 print(f"{side}, {setting}: {seconds[side, setting][-1]:.1f} s", file=sys.stderr, flush=True)
+        limit = ceiling(model_dir, drop)
     rates = {key: args.texts / min(values) for key, values in seconds.items()}
     lines = [f"machine: {timing.machine()}",
              f"model: {os.path.relpath(model_dir, configs.PROJECT_DIR)}; {args.texts} corpus texts (seed {args.seed})"
              f" in one CSV; best of {args.rounds} round(s); DirectRunner (2 workers: multi_processing, each "
              "TensorFlow on its share of the cores)",
-             *table(rates, args.texts)]
+             *table(rates, args.texts), *limit]
     model_benchmark.publish(COMMAND, lines, args)
 
 

@@ -17,7 +17,7 @@ import os
 import sys
 import time
 import uuid
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -42,7 +42,8 @@ class Scoring:
     model_dir: str  # a SavedModel directory (a pushed version)
     class_names: Sequence[str]
     batch_size: int = 64
-    threads_per_worker: int = 0  # TensorFlow's intra-op threads in each worker; 0: TensorFlow's default
+    intra_op_threads: int = 0  # TensorFlow's thread pools in each worker process; 0: TensorFlow's default
+    inter_op_threads: int = 0
 
     @property
     def model_version(self) -> str:
@@ -66,9 +67,9 @@ class ServingDefaultHandler(ModelHandler[Dict[str, str], List[str], Any]):
         import tensorflow as tf
         import tensorflow_text  # noqa: F401  (the graph tokenizer's ops, before the model loads)
 
-        if self._scoring.threads_per_worker:  # before the worker's first op: one worker per core, not 2 on 1
-            tf.config.threading.set_intra_op_parallelism_threads(self._scoring.threads_per_worker)
-            tf.config.threading.set_inter_op_parallelism_threads(self._scoring.threads_per_worker)
+        if self._scoring.intra_op_threads:  # before the worker's first op
+            tf.config.threading.set_intra_op_parallelism_threads(self._scoring.intra_op_threads)
+            tf.config.threading.set_inter_op_parallelism_threads(self._scoring.inter_op_threads)
         return tf.saved_model.load(self._scoring.model_dir).signatures[names.SERVING_DEFAULT]
 
     def run_inference(self, batch: Sequence[Dict[str, str]], model, inference_args=None) -> Iterable[List[str]]:
@@ -141,16 +142,22 @@ class Summary:
         return self.rows / self.seconds if self.seconds else 0.0
 
 
-def worker_threads(options) -> int:
-    """With several worker processes on this machine, each takes its share of the cores (each would take
-    them all otherwise, and they would fight over them); elsewhere TensorFlow's default (0)."""
+def worker_threads(options) -> Tuple[int, int]:
+    """TensorFlow's (intra-op, inter-op) threads for N local workers: each worker's calls on its share of
+    the cores, so that N concurrent streams of small matmuls do not fight over them; (0, 0), TensorFlow's
+    default, elsewhere. N threads in one process share one TensorFlow: its inter-op pool takes N calls at
+    once."""
     from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
 
     runner = options.view_as(StandardOptions).runner
     direct = options.view_as(DirectOptions)
+    workers = max(direct.direct_num_workers, 1)
+    share = max(1, (os.cpu_count() or 1) // workers)
     if runner in (None, "DirectRunner") and direct.direct_running_mode == "multi_processing":
-        return max(1, (os.cpu_count() or 1) // max(direct.direct_num_workers, 1))
-    return 0
+        return share, share
+    if runner in (None, "DirectRunner") and direct.direct_running_mode == "multi_threading":
+        return share, workers
+    return 0, 0
 
 
 def run(scoring: Scoring, out_dir: str, rows: int, pipeline: beam.Pipeline) -> Summary:
@@ -158,7 +165,8 @@ def run(scoring: Scoring, out_dir: str, rows: int, pipeline: beam.Pipeline) -> S
     there are replaced only once the new ones are complete); rows: how many the drop holds (the input check
     counted them)."""
     header = output_header(raw_data.read_header(scoring.files[0]), scoring.class_names)  # the check made them equal
-    scoring = dataclasses.replace(scoring, threads_per_worker=worker_threads(pipeline.options))
+    intra, inter = worker_threads(pipeline.options)
+    scoring = dataclasses.replace(scoring, intra_op_threads=intra, inter_op_threads=inter)
     _remove_stale_staging(out_dir)
     staging = os.path.join(out_dir, f"{STAGING_PREFIX}{uuid.uuid4().hex[:8]}")
     started = time.monotonic()

@@ -121,3 +121,16 @@ def test_a_bad_file_is_refused_in_one_line_and_nothing_is_written(tmp_path, push
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith(f"error: {tmp_path}/{message}"), lines
     assert not os.path.exists(tmp_path / "out")
+
+
+@pytest.mark.parametrize("args, threads", [
+    (["--direct_running_mode=multi_processing", "--direct_num_workers=2"], (1, 1)),  # 2 processes, a core each
+    (["--direct_running_mode=multi_threading", "--direct_num_workers=2"], (1, 2)),  # one TensorFlow, 2 calls at once
+    (["--direct_running_mode=in_memory"], (0, 0)),
+    (["--runner=DataflowRunner"], (0, 0)),
+])
+def test_local_workers_share_the_cores(args, threads, monkeypatch):
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert batch_scoring.worker_threads(PipelineOptions(args)) == threads
