@@ -230,13 +230,48 @@ class BertGraphTokenizer(tf.Module):
 
     def encode(self, texts: tf.Tensor, max_seq_length: int) -> Dict[str, tf.Tensor]:
         """[CLS] ids [SEP], truncated to max_seq_length and padded: what the model takes."""
-        ids = self.tokenize(texts)[:, : max_seq_length - 2]
-        column = lambda token_id: tf.fill(tf.stack([ids.nrows(), 1]), tf.constant(token_id, tf.int64))
-        ids = tf.concat([column(self._spec.cls_id), ids, column(self._spec.sep_id)], axis=1)
-        input_ids = ids.to_tensor(self._spec.pad_id, shape=[None, max_seq_length])
-        attention_mask = tf.ones_like(ids).to_tensor(0, shape=[None, max_seq_length])
+        return self._model_inputs([self.tokenize(texts)[:, : max_seq_length - 2]], max_seq_length)
+
+    def encode_pair(self, texts: tf.Tensor, pairs: tf.Tensor, max_seq_length: int) -> Dict[str, tf.Tensor]:
+        """[CLS] a [SEP] b [SEP] with token_type_ids 0 then 1, cut to max_seq_length as the reference cuts
+        a pair (truncation="longest_first"), and padded."""
+        first, second = self.tokenize(texts), self.tokenize(pairs)
+        keep_first, keep_second = longest_first(first.row_lengths(), second.row_lengths(), max_seq_length - 3)
+        return self._model_inputs([_head(first, keep_first), _head(second, keep_second)], max_seq_length)
+
+    def _model_inputs(self, segments: List[tf.RaggedTensor], max_seq_length: int) -> Dict[str, tf.Tensor]:
+        """[CLS] segment [SEP] (segment [SEP])..., the i-th segment and its [SEP] of token type i, padded."""
+        column = lambda token_id: tf.fill(tf.stack([segments[0].nrows(), 1]), tf.constant(token_id, tf.int64))
+        pieces, types = [column(self._spec.cls_id)], [column(0)]
+        for token_type, segment in enumerate(segments):
+            pieces += [segment, column(self._spec.sep_id)]
+            types += [tf.ones_like(segment) * token_type, column(token_type)]
+        ids = tf.concat(pieces, axis=1)
         return {
-            "input_ids": input_ids,
-            "attention_mask": attention_mask,
-            "token_type_ids": tf.zeros_like(input_ids),
+            "input_ids": ids.to_tensor(self._spec.pad_id, shape=[None, max_seq_length]),
+            "attention_mask": tf.ones_like(ids).to_tensor(0, shape=[None, max_seq_length]),
+            "token_type_ids": tf.concat(types, axis=1).to_tensor(0, shape=[None, max_seq_length]),
         }
+
+
+def longest_first(first: tf.Tensor, second: tf.Tensor, budget: int) -> Tuple[tf.Tensor, tf.Tensor]:
+    """How many tokens of each text of a pair to keep, given their lengths and the tokens left beside the
+    special ones: Hugging Face tokenizers' "longest_first" rule. A pair that fits is kept whole; otherwise
+    the shorter text is kept whole when it takes at most half, the longer one cut to what is left; else both
+    are cut to half, the longer (the second on a tie) taking the odd token."""
+    budget = tf.cast(budget, first.dtype)
+    swap = first > second
+    short = tf.minimum(first, second)
+    long_keep = tf.where(short > budget, short, tf.maximum(short, budget - short))
+    halves = short + long_keep > budget
+    short_keep = tf.where(halves, budget // 2, short)
+    long_keep = tf.where(halves, budget // 2 + budget % 2, long_keep)
+    fits = first + second <= budget
+    keep_first = tf.where(fits, first, tf.where(swap, long_keep, short_keep))
+    keep_second = tf.where(fits, second, tf.where(swap, short_keep, long_keep))
+    return tf.minimum(keep_first, first), tf.minimum(keep_second, second)
+
+
+def _head(ids: tf.RaggedTensor, keep: tf.Tensor) -> tf.RaggedTensor:
+    """Each row's first keep[i] ids."""
+    return tf.ragged.boolean_mask(ids, tf.ragged.range(ids.row_lengths()) < tf.expand_dims(keep, 1))

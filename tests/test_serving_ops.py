@@ -15,9 +15,16 @@ class _Module(tf.Module):
         return self.tokenizer.tokenize(text).flat_values
 
 
-def export(tmp_path, tokenizer):
+class _Encoders(_Module):
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)] * 2)
+    def __call__(self, text, pair):  # the model inputs of single texts and of sentence pairs
+        return {"single": self.tokenizer.encode(text, 16)["input_ids"],
+                "pair": self.tokenizer.encode_pair(text, pair, 16)["token_type_ids"]}
+
+
+def export(tmp_path, tokenizer, module=_Module):
     path = str(tmp_path / "model")
-    tf.saved_model.save(_Module(tokenizer), path)
+    tf.saved_model.save(module(tokenizer), path)
     return path
 
 
@@ -26,6 +33,14 @@ def test_graph_tokenizer_uses_only_servable_ops(tmp_path, wordpiece_spec):
 
     path = export(tmp_path, tokenize.BertGraphTokenizer(wordpiece_spec))
     assert "WordpieceTokenizeWithOffsets" in serving_ops.graph_ops(path)
+    assert serving_ops.unservable_ops(path) == set()
+
+
+def test_single_and_pair_encodings_use_only_servable_ops(tmp_path, wordpiece_spec):
+    from preprocessing import tokenize
+
+    path = export(tmp_path, tokenize.BertGraphTokenizer(wordpiece_spec), _Encoders)
+    assert {"RaggedRange", "WordpieceTokenizeWithOffsets"} <= serving_ops.graph_ops(path)
     assert serving_ops.unservable_ops(path) == set()
 
 

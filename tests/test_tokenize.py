@@ -76,3 +76,56 @@ def test_rejects_a_non_wordpiece_tokenizer(tmp_path, checkpoint_dir):
     json.dump(tokenizer, open(tmp_path / "tokenizer.json", "w"))
     with pytest.raises(tokenize.UnsupportedTokenizerError, match="pre-tokenizer"):
         tokenize.load_wordpiece_spec(str(tmp_path))
+
+
+# Sentence pairs: the corpus texts paired with one another, as made here (the corpus has no pairs).
+@pytest.fixture(scope="module")
+def encode_pair(wordpiece_spec):
+    """encode_pair(texts, pairs, max_length), traced once per max_length (a trace takes seconds)."""
+    tokenizer = tokenize.BertGraphTokenizer(wordpiece_spec)
+    traced = {}
+
+    def encode(texts, pairs, max_length):
+        if max_length not in traced:
+            traced[max_length] = tf.function(lambda a, b: tokenizer.encode_pair(a, b, max_length),
+                                             input_signature=[tf.TensorSpec([None], tf.string)] * 2)
+        return traced[max_length](texts, pairs)
+    return encode
+
+
+def pair_mismatches(encode_pair, reference_tokenizer, texts, pairs, max_length):
+    expected = reference_tokenizer(texts, pairs, truncation="longest_first", max_length=max_length,
+                                   padding="max_length")
+    got = encode_pair(tf.constant(texts), tf.constant(pairs), max_length)
+    return [(texts[i], pairs[i], name) for name in ("input_ids", "token_type_ids", "attention_mask")
+            for i in np.flatnonzero((got[name].numpy() != np.array(expected[name])).any(axis=1))]
+
+
+@pytest.mark.parametrize("max_length", [24, 128])
+def test_corpus_pairs_match_the_reference(encode_pair, reference_tokenizer, corpus, max_length):
+    texts = [text for text, _ in corpus[:3000]]
+    pairs = texts[1:] + texts[:1]  # each text with the next: lengths on both sides of every cut
+    assert pair_mismatches(encode_pair, reference_tokenizer, texts, pairs, max_length) == []
+
+
+PAIR_LENGTHS = [3, 4, 9, 128]  # 3: the special tokens only; 4, 9: budgets 1 and 6; 128: most pairs whole
+
+
+@pytest.mark.parametrize("text, pair", [
+    ("a short first", ""), ("", "an empty first"), ("", ""),
+    ("long " * 300, "short pair"), ("short first", "long " * 300), ("long " * 300, "longer " * 301),
+    ("four words here now", "four more words here"), ("five words are here now", "four more words here"),
+    ("[SEP] inside [CLS]", "x [SEP]"),
+])
+@pytest.mark.parametrize("max_length", PAIR_LENGTHS)
+def test_pair_edge_cases_match_the_reference(encode_pair, reference_tokenizer, text, pair, max_length):
+    assert pair_mismatches(encode_pair, reference_tokenizer, [text], [pair], max_length) == []
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40)), min_size=1, max_size=16),
+       st.sampled_from(PAIR_LENGTHS))
+def test_pair_cuts_of_any_lengths_match_the_reference(encode_pair, reference_tokenizer, lengths, max_length):
+    texts = [" ".join(["a"] * first) for first, _ in lengths]
+    pairs = [" ".join(["b"] * second) for _, second in lengths]
+    assert pair_mismatches(encode_pair, reference_tokenizer, texts, pairs, max_length) == []
