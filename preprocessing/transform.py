@@ -12,17 +12,12 @@ from preprocessing import checkpoint, features, tokenize
 
 
 def preprocessing_fn(inputs, custom_config):
-    """custom_config: text_column, label_column, checkpoint_dir, max_seq_length, and for sentence pairs
-    text_pair_column (see pipeline/configs.py)."""
+    """custom_config: text_column, label_column, checkpoint_dir, max_seq_length (see pipeline/configs.py)."""
     spec = tokenize.load_wordpiece_spec(checkpoint.local_dir(custom_config["checkpoint_dir"]))
     texts = tf.reshape(inputs[custom_config["text_column"]], [-1])
     # Tracked and created outside the traced function, so its tables are initialized once, not per batch.
     tokenizer = tft.make_and_track_object(lambda: tokenize.BertGraphTokenizer(spec), name="bert_tokenizer")
-    pair_column = custom_config.get("text_pair_column")
-    if pair_column:
-        outputs = tokenizer.encode_pair(texts, tf.reshape(inputs[pair_column], [-1]), custom_config["max_seq_length"])
-    else:
-        outputs = tokenizer.encode(texts, custom_config["max_seq_length"])
+    outputs = tokenizer.encode(texts, custom_config["max_seq_length"])
     label_column = custom_config["label_column"]
     if label_column in inputs:  # absent at serving time
         labels = tf.reshape(inputs[label_column], [-1])

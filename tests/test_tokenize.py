@@ -101,14 +101,14 @@ def pair_mismatches(encode_pair, reference_tokenizer, texts, pairs, max_length):
             for i in np.flatnonzero((got[name].numpy() != np.array(expected[name])).any(axis=1))]
 
 
-@pytest.mark.parametrize("max_length", [24, 128])
-def test_corpus_pairs_match_the_reference(encode_pair, reference_tokenizer, corpus, max_length):
+def test_corpus_pairs_match_the_reference(encode_pair, reference_tokenizer, corpus):
     texts = [text for text, _ in corpus[:3000]]
     pairs = texts[1:] + texts[:1]  # each text with the next: lengths on both sides of every cut
-    assert pair_mismatches(encode_pair, reference_tokenizer, texts, pairs, max_length) == []
+    # at 48: 581 pairs fit whole, 2419 are cut (1757 of them both to half)
+    assert pair_mismatches(encode_pair, reference_tokenizer, texts, pairs, 48) == []
 
 
-PAIR_LENGTHS = [3, 4, 9, 128]  # 3: the special tokens only; 4, 9: budgets 1 and 6; 128: most pairs whole
+PAIR_LENGTHS = [3, 4, 9, 48]  # 3: the special tokens only; 4, 9: budgets 1 and 6
 
 
 @pytest.mark.parametrize("text, pair", [

@@ -13,24 +13,20 @@ from preprocessing import features, transform
 MAX_LEN = 32
 
 
-def analyze_and_transform(raw, config, out_dir):
-    """preprocessing_fn on TFT's Beam over raw rows of string columns: the examples and the written graph."""
-    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(
-        {name: tf.io.FixedLenFeature([1], tf.string) for name in raw[0]}))
-    with tft_beam.Context(temp_dir=os.path.join(out_dir, "tmp")):
-        (examples, _), transform_fn = (raw, metadata) | tft_beam.AnalyzeAndTransformDataset(
-            lambda inputs: transform.preprocessing_fn(inputs, config))
-        _ = transform_fn | tft_beam.WriteTransformFn(out_dir)
-    return examples, tft.TFTransformOutput(out_dir)
-
-
 @pytest.fixture(scope="module")
 def transformed(tmp_path_factory, checkpoint_dir, corpus):
     rows = corpus[::127]  # every class: the corpus is grouped by label
     raw = [{"body": [text.encode("utf-8")], "stars": [label.encode()]} for text, label in rows]
+    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec({
+        "body": tf.io.FixedLenFeature([1], tf.string), "stars": tf.io.FixedLenFeature([1], tf.string)}))
     config = {"text_column": "body", "label_column": "stars", "checkpoint_dir": checkpoint_dir,
               "max_seq_length": MAX_LEN}
-    return (rows, *analyze_and_transform(raw, config, str(tmp_path_factory.mktemp("transform"))))
+    out_dir = str(tmp_path_factory.mktemp("transform"))
+    with tft_beam.Context(temp_dir=os.path.join(out_dir, "tmp")):
+        (examples, _), transform_fn = (raw, metadata) | tft_beam.AnalyzeAndTransformDataset(
+            lambda inputs: transform.preprocessing_fn(inputs, config))
+        _ = transform_fn | tft_beam.WriteTransformFn(out_dir)
+    return rows, examples, tft.TFTransformOutput(out_dir)
 
 
 def test_outputs_are_the_reference_tokenizers_ids(transformed, reference_tokenizer):
@@ -58,16 +54,3 @@ def test_vocab_is_an_asset_and_the_graph_serves_without_a_label(transformed, ref
     assert features.LABEL_ID not in out
     expected = reference_tokenizer(["Hello [SEP] wörld"], max_length=MAX_LEN, padding="max_length")["input_ids"]
     np.testing.assert_array_equal(out[features.INPUT_IDS].numpy(), expected)
-
-
-def test_a_text_pair_column_gives_the_reference_tokenizers_pair_ids(tmp_path, checkpoint_dir, corpus,
-                                                                     reference_tokenizer):
-    texts = [text for text, _ in corpus[::1270]]
-    pairs = texts[1:] + [""]  # made here: each corpus text with another; an empty second text
-    raw = [{"body": [a.encode("utf-8")], "other": [b.encode("utf-8")], "stars": [b"x"]} for a, b in zip(texts, pairs)]
-    config = {"text_column": "body", "text_pair_column": "other", "label_column": "stars",
-              "checkpoint_dir": checkpoint_dir, "max_seq_length": MAX_LEN}
-    examples, _ = analyze_and_transform(raw, config, str(tmp_path))
-    expected = reference_tokenizer(texts, pairs, truncation="longest_first", max_length=MAX_LEN, padding="max_length")
-    for name in features.MODEL_INPUTS:
-        np.testing.assert_array_equal(np.stack([e[name] for e in examples]), expected[name], err_msg=name)
