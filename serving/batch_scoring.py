@@ -149,15 +149,13 @@ def worker_threads(options) -> Tuple[int, int]:
     once."""
     from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
 
-    runner = options.view_as(StandardOptions).runner
     direct = options.view_as(DirectOptions)
+    if options.view_as(StandardOptions).runner not in (None, "DirectRunner"):
+        return 0, 0
     workers = max(direct.direct_num_workers, 1)
     share = max(1, (os.cpu_count() or 1) // workers)
-    if runner in (None, "DirectRunner") and direct.direct_running_mode == "multi_processing":
-        return share, share
-    if runner in (None, "DirectRunner") and direct.direct_running_mode == "multi_threading":
-        return share, workers
-    return 0, 0
+    return {"multi_processing": (share, share), "multi_threading": (share, workers)}.get(
+        direct.direct_running_mode, (0, 0))
 
 
 def run(scoring: Scoring, out_dir: str, rows: int, pipeline: beam.Pipeline) -> Summary:
