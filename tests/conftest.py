@@ -7,9 +7,11 @@ import pytest
 
 from pipeline import defaults
 
-# Tests that need a run of the whole pipeline (shared through these fixtures) are the slow tier; modules and
-# tests that run one themselves say so with @pytest.mark.slow. `make test-fast` runs the rest.
-PIPELINE_FIXTURES = {"first_run", "pushed_model", "span_runs"}
+import shared_runs
+
+# Tests that read a shared run (tests/shared_runs.py) are the slow tier; modules and tests that run one
+# themselves say so with @pytest.mark.slow. `make test-fast` runs the rest.
+PIPELINE_FIXTURES = set(shared_runs.JOBS) | {"pushed_model"}
 
 
 def pytest_configure(config):
@@ -17,10 +19,23 @@ def pytest_configure(config):
                                        "`make test-fast` does not")
 
 
+def _modules_in_order(items):
+    """Items grouped by module (a module's fixtures are set up once), the modules that read no shared run
+    first, then by the latest-starting run they read: each waits as little as it can."""
+    rank = {name: i for i, name in enumerate(shared_runs.JOBS)}
+    rank["pushed_model"] = rank["first_run"]
+    module_rank = {}
+    for item in items:
+        needed = [rank[name] for name in item.fixturenames if name in rank]
+        module_rank[item.path] = max([module_rank.get(item.path, -1), *needed])
+    return sorted(items, key=lambda item: module_rank[item.path])
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if PIPELINE_FIXTURES & set(item.fixturenames):
             item.add_marker(pytest.mark.slow)
+    items[:] = _modules_in_order(items)
 
 
 @pytest.fixture(scope="session")
@@ -48,38 +63,17 @@ def reference_tokenizer(checkpoint_dir):
     return BertTokenizerFast.from_pretrained(checkpoint_dir, local_files_only=True)
 
 
-@pytest.fixture(scope="session")
-def first_run(tmp_path_factory):
-    """One small real run of the whole pipeline (it pushes a model), shared by the tests that need one."""
-    from pipeline_runs import FLAGS, run_cli
-
-    outputs = tmp_path_factory.mktemp("outputs")
-    result = run_cli(outputs, *FLAGS)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return outputs, result
-
-
-@pytest.fixture(scope="session")
-def pushed_model(first_run):
-    """The version directory the first run pushed."""
-    from pipeline_runs import summary
-
-    return summary(first_run[1].stdout)["pushed"]
-
-
 class _InBackground(threading.Thread):
-    """A fixture's pipeline runs, started as soon as the tests are collected. They are subprocesses whose
-    work is mostly single-threaded (Beam, tracing, loading), so on 2 cores they overlap the other tests'
-    runs instead of queueing behind them."""
+    """A shared run's job, in a thread that mostly waits on its subprocesses."""
 
-    def __init__(self, work, *args):
+    def __init__(self, job, *args):
         super().__init__(daemon=True)  # an interrupted session does not wait for it
-        self.work, self.args, self.value, self.error = work, args, None, None
+        self.job, self.args, self.value, self.error = job, args, None, None
         self.start()
 
     def run(self):
         try:
-            self.value = self.work(*self.args)
+            self.value = self.job(*self.args)
         except BaseException as e:  # noqa: BLE001 (re-raised in the test that needs the value)
             self.error = e
 
@@ -91,15 +85,32 @@ class _InBackground(threading.Thread):
 
 
 def pytest_collection_finish(session):
-    if any("span_runs" in item.fixturenames for item in session.items):
-        from span_runs import play_spans
+    """Starts the shared runs the collected tests read (and the runs those build on), in the background."""
+    needed = {name for item in session.items for name in item.fixturenames if name in shared_runs.JOBS}
+    if any("pushed_model" in item.fixturenames for item in session.items):
+        needed.add("first_run")
+    needed |= {dependency for name in needed for dependency in shared_runs.DEPENDS_ON.get(name, ())}
+    jobs = session.config.shared_runs = {}
+    for name, job in shared_runs.JOBS.items():
+        if name in needed:
+            jobs[name] = _InBackground(job, session.config._tmp_path_factory.mktemp(name), jobs)
 
-        root = session.config._tmp_path_factory.mktemp("spans")
-        session.config.span_runs = _InBackground(play_spans, root, defaults.read_corpus())
+
+def _shared_run(name):
+    @pytest.fixture(scope="session", name=name)
+    def fixture(request):
+        return request.config.shared_runs[name].result()
+
+    fixture.__doc__ = shared_runs.JOBS[name].__doc__
+    return fixture
+
+
+first_run, trainings, lora_training, killed_then_completed, span_runs = map(_shared_run, shared_runs.JOBS)
 
 
 @pytest.fixture(scope="session")
-def span_runs(request):
-    """Three spans and a re-run through the pipeline (tests/span_runs.py), shared by the tests of
-    continuous retraining and of reproducibility; started in the background at collection."""
-    return request.config.span_runs.result()
+def pushed_model(first_run):
+    """The version directory the first run pushed."""
+    from pipeline_runs import summary
+
+    return summary(first_run[1].stdout)["pushed"]

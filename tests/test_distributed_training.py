@@ -1,5 +1,5 @@
 """Training at scale, for real on this machine, with TFX's Trainer executor and the pipeline's run_fn on the
-Transform outputs of the shared small run (tests/train_worker.py):
+Transform outputs of the shared small run (tests/train_worker.py; the trainings: tests/shared_runs.py):
 
 - two worker processes on 127.0.0.1 with TF_CONFIG train together under MultiWorkerMirroredStrategy and
   end with the same weights; only the chief writes the model;
@@ -7,18 +7,15 @@ Transform outputs of the shared small run (tests/train_worker.py):
 - mixed_bfloat16 (the precision of TPUs and of recent CPUs' bf16 units) trains and exports a model whose
   weights and outputs are float32.
 """
-import json
 import re
-import socket
 
 import numpy as np
-import pytest
 import tensorflow as tf
 import tensorflow_text  # noqa: F401 (registers the tokenizer's ops, which loading the model needs)
 
-from pipeline_runs import finish_trainer, start_trainer, trained_hyperparameters
+from pipeline_runs import trained_hyperparameters
+from shared_runs import TRAINING_STEPS as STEPS
 
-STEPS = 6
 # Largest difference of the logged (running mean) loss between one device and two replicas, 4x the 0.005
 # measured. The global batch is the same; what differs is the order of floating-point sums and the dropout
 # masks each replica draws for its half of the batch.
@@ -31,35 +28,6 @@ def _losses(log):
 
 def _digest(log):
     return re.search(r"Trained weights: sha256 ([0-9a-f]{64})", log).group(1)
-
-
-def _free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
-@pytest.fixture(scope="module")
-def trainings(first_run, tmp_path_factory):
-    """Five Trainer processes at once (the machine has 2 cores; most of each is single-threaded tracing):
-    two workers of one MultiWorkerMirroredStrategy cluster sharing one output directory, as the workers of
-    a Vertex AI job do, one run on one device, one MirroredStrategy run over two logical CPU devices and
-    one in mixed_bfloat16."""
-    root = tmp_path_factory.mktemp("trainings")
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
-    processes = {f"worker{i}": start_trainer(first_run, STEPS, root / "cluster", root / f"worker{i}.log",
-                                      tf_config={"cluster": cluster, "task": {"type": "worker", "index": i}})
-                 for i in range(2)}
-    processes["one"] = start_trainer(first_run, STEPS, root / "one", root / "one.log", "--strategy", "one_device")
-    # auto: Mirrored over the two logical devices
-    processes["two"] = start_trainer(first_run, STEPS, root / "two", root / "two.log", "--cpu-devices", "2")
-    processes["bfloat16"] = start_trainer(first_run, STEPS, root / "bfloat16", root / "bfloat16.log", "--strategy",
-                                          "one_device", "--options", json.dumps({"mixed_precision": "mixed_bfloat16"}))
-    return root, {name: finish_trainer(process) for name, process in processes.items()}
 
 
 def test_two_workers_with_tf_config_train_together_and_agree_on_the_weights(trainings):

@@ -1,7 +1,8 @@
 """Runs killed for real (SIGKILL of the run's whole process group) in Transform, mid-training and in the
 Evaluator, each followed by a re-run on the same outputs directory. The last run completes; training
 resumed from its BackupAndRestore backup and ran exactly the configured steps; what had finished was
-reused from the cache; ML Metadata holds no live artifact that is missing on disk."""
+reused from the cache; ML Metadata holds no live artifact that is missing on disk. (The runs:
+tests/shared_runs.py, killed_then_completed.)"""
 import glob
 import json
 import os
@@ -12,29 +13,9 @@ from ml_metadata.proto import metadata_store_pb2
 
 from pipeline import configs
 
-from pipeline_runs import SAMPLE, cached_nodes, kill_when, logged, run_cli, seconds_after, start_cli, summary
-
-pytestmark = pytest.mark.slow  # runs the pipeline: `make test`, not `make test-fast`
-
-STEPS, BACKUP_EVERY = 60, 10
-FLAGS = ["--default-sample", str(SAMPLE), "--train-steps", str(STEPS), "--backup-every-steps", str(BACKUP_EVERY),
-         "--accuracy-floor", "0.3"]
-
-
-@pytest.fixture(scope="module")
-def killed_then_completed(tmp_path_factory):
-    outputs = tmp_path_factory.mktemp("killed")
-    backups = os.path.join(str(outputs), "trainer_backup", "*", "*", "chief", "checkpoint")
-    logs = {}
-    run = start_cli(outputs, *FLAGS)
-    logs["in Transform"] = kill_when(run, seconds_after(logged(run, "node Transform is running."), 5))
-    run = start_cli(outputs, *FLAGS)
-    logs["mid-training"] = kill_when(run, lambda: glob.glob(backups))
-    run = start_cli(outputs, *FLAGS)
-    logs["in Evaluator"] = kill_when(run, seconds_after(logged(run, "node Evaluator is running."), 5))
-    final = run_cli(outputs, *FLAGS)
-    assert final.returncode == 0, final.stderr[-3000:]
-    return outputs, logs, final
+from pipeline_runs import cached_nodes, summary
+from shared_runs import BACKUP_EVERY
+from shared_runs import KILLED_STEPS as STEPS
 
 
 @pytest.mark.parametrize("moment, component", [("in Transform", "Transform"), ("mid-training", "Trainer"),

@@ -2,28 +2,16 @@
 pipeline's run_fn (tests/train_worker.py), on the Transform outputs of the shared small run: the model it
 exports is a full fine-tune's in form, its merged adapters answer as the unmerged ones did, and every
 weight of the checkpoint but the adapted kernels is untouched."""
-import json
 import os
 
 import numpy as np
-import pytest
 import tensorflow as tf
 import tensorflow_text  # noqa: F401 (registers the tokenizer's ops, which loading the model needs)
 
 from model import encoder, keras_classifier
 
-from pipeline_runs import finish_trainer, start_trainer, trained_hyperparameters
-
-STEPS = 6
-OPTIONS = {"lora_rank": 4, "lora_alpha": 8.0, "lora_targets": "query,value", "gradient_accumulation_steps": 2,
-           "gradient_checkpointing": True}
-
-
-@pytest.fixture(scope="module")
-def lora_training(first_run, tmp_path_factory):
-    root = tmp_path_factory.mktemp("lora")
-    log = finish_trainer(start_trainer(first_run, STEPS, root, root / "trainer.log", "--options", json.dumps(OPTIONS)))
-    return root, log
+from pipeline_runs import trained_hyperparameters
+from shared_runs import TRAINING_STEPS as STEPS
 
 
 def _signature_forms(saved_model):

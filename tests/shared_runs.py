@@ -1,0 +1,107 @@
+"""The long runs that tests share, each started in the background by conftest.py as soon as the tests are
+collected (or as soon as the run it builds on is done), so that on 2 cores they overlap the other tests
+instead of queueing behind them: they are subprocesses whose work is mostly single-threaded (Beam,
+tracing, loading). A job takes the directory it may write in and the other jobs, and returns what its
+tests read; a test reads it through the fixture of the job's name.
+
+Each job is described where its tests are: the first run in tests/test_pipeline_e2e.py, the trainings in
+tests/test_distributed_training.py and tests/test_lora_training.py, the killed runs in tests/test_faults.py,
+the spans in tests/span_runs.py.
+"""
+import glob
+import json
+import os
+import socket
+
+from pipeline import defaults
+
+from pipeline_runs import (
+    FLAGS,
+    SAMPLE,
+    finish_trainer,
+    kill_when,
+    logged,
+    run_cli,
+    seconds_after,
+    start_cli,
+    start_trainer,
+)
+
+TRAINING_STEPS = 6  # of each training on the first run's Transform outputs
+LORA_OPTIONS = {"lora_rank": 4, "lora_alpha": 8.0, "lora_targets": "query,value", "gradient_accumulation_steps": 2,
+                "gradient_checkpointing": True}
+KILLED_STEPS, BACKUP_EVERY = 60, 10
+KILLED_FLAGS = ["--default-sample", str(SAMPLE), "--train-steps", str(KILLED_STEPS), "--backup-every-steps",
+                str(BACKUP_EVERY), "--accuracy-floor", "0.3"]
+
+
+def first_run(root, jobs):
+    """One small real run of the whole pipeline (it pushes a model): (outputs dir, the CLI's result)."""
+    result = run_cli(root, *FLAGS)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root, result
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def trainings(root, jobs):
+    """Five Trainer processes at once (most of each is single-threaded tracing): two workers of one
+    MultiWorkerMirroredStrategy cluster sharing one output directory, as the workers of a Vertex AI job do,
+    one run on one device, one MirroredStrategy run over two logical CPU devices and one in mixed_bfloat16.
+    (root, {name: log})."""
+    run = jobs["first_run"].result()
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
+    processes = {f"worker{i}": start_trainer(run, TRAINING_STEPS, root / "cluster", root / f"worker{i}.log",
+                                             tf_config={"cluster": cluster, "task": {"type": "worker", "index": i}})
+                 for i in range(2)}
+    processes["one"] = start_trainer(run, TRAINING_STEPS, root / "one", root / "one.log", "--strategy", "one_device")
+    # auto: Mirrored over the two logical devices
+    processes["two"] = start_trainer(run, TRAINING_STEPS, root / "two", root / "two.log", "--cpu-devices", "2")
+    processes["bfloat16"] = start_trainer(run, TRAINING_STEPS, root / "bfloat16", root / "bfloat16.log", "--strategy",
+                                          "one_device", "--options", json.dumps({"mixed_precision": "mixed_bfloat16"}))
+    return root, {name: finish_trainer(process) for name, process in processes.items()}
+
+
+def lora_training(root, jobs):
+    """LoRA with gradient accumulation and checkpointing: (root, its log). After the five trainings, so
+    that no more than five Trainers hold memory at once."""
+    run = jobs["first_run"].result()
+    jobs["trainings"].result()
+    options = json.dumps(LORA_OPTIONS)
+    return root, finish_trainer(start_trainer(run, TRAINING_STEPS, root, root / "trainer.log", "--options", options))
+
+
+def killed_then_completed(root, jobs):
+    """Runs SIGKILLed in Transform, mid-training and in the Evaluator, then a run that completes, all on one
+    outputs directory: (outputs, {moment: stderr}, the last run's result)."""
+    backups = os.path.join(str(root), "trainer_backup", "*", "*", "chief", "checkpoint")
+    logs = {}
+    run = start_cli(root, *KILLED_FLAGS)
+    logs["in Transform"] = kill_when(run, seconds_after(logged(run, "node Transform is running."), 5))
+    run = start_cli(root, *KILLED_FLAGS)
+    logs["mid-training"] = kill_when(run, lambda: glob.glob(backups))
+    run = start_cli(root, *KILLED_FLAGS)
+    logs["in Evaluator"] = kill_when(run, seconds_after(logged(run, "node Evaluator is running."), 5))
+    final = run_cli(root, *KILLED_FLAGS)
+    assert final.returncode == 0, final.stderr[-3000:]
+    return root, logs, final
+
+
+def span_runs(root, jobs):
+    """Three spans and a re-run through the pipeline (tests/span_runs.py)."""
+    from span_runs import play_spans
+
+    return play_spans(root, defaults.read_corpus())
+
+
+# In the order they start, which is also the order of the test modules that read them (conftest.py).
+JOBS = {job.__name__: job for job in (first_run, trainings, lora_training, killed_then_completed, span_runs)}
+DEPENDS_ON = {"trainings": ("first_run",), "lora_training": ("first_run", "trainings")}
