@@ -13,6 +13,7 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types import standard_artifacts
 
 from contracts import raw_csv
+from contracts.text_columns import TextColumns
 from serving import batch_scoring, predict
 
 
@@ -20,7 +21,8 @@ from serving import batch_scoring, predict
 def BatchScoring(pushed_model: InputArtifact[standard_artifacts.PushedModel],
                  scores: OutputArtifact[standard_artifacts.InferenceResult],
                  data: Parameter[str], data_fingerprint: Parameter[str], text_column: Parameter[str],
-                 batch_size: Parameter[int], beam_pipeline: BeamComponentParameter[beam.Pipeline] = None) -> None:
+                 text_pair_column: Parameter[str], batch_size: Parameter[int],
+                 beam_pipeline: BeamComponentParameter[beam.Pipeline] = None) -> None:
     """data: a CSV file, a directory or a {SPAN} pattern (its newest span), read by the pipeline's rules;
     data_fingerprint: contracts/raw_csv.py's fingerprint of it when the pipeline was built, so that a new
     drop is scored even when the model (and so the Pusher's output) is the cached one."""
@@ -29,8 +31,9 @@ def BatchScoring(pushed_model: InputArtifact[standard_artifacts.PushedModel],
         scores.set_int_custom_property("scored", 0)
         return
     model_dir = pushed_model.get_string_custom_property("pushed_destination")
-    rows = raw_csv.check_data(data, text_column)
-    scoring = batch_scoring.Scoring(files=raw_csv.csv_files(data), text_column=text_column, model_dir=model_dir,
+    rows = raw_csv.check_data(data, text_column, text_pair_column=text_pair_column)
+    scoring = batch_scoring.Scoring(files=raw_csv.csv_files(data), model_dir=model_dir,
+                                    text_columns=TextColumns(text_column, text_pair_column),
                                     class_names=predict.class_names(model_dir), batch_size=batch_size)
     summary = batch_scoring.run(scoring, scores.uri, rows, beam_pipeline)
     scores.set_int_custom_property("scored", summary.rows)

@@ -11,7 +11,7 @@ A component rather than code in a runner, so that it runs wherever the pipeline 
 """
 import json
 import os
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import tensorflow as tf
 from absl import logging
@@ -22,30 +22,34 @@ from tfx.utils import path_utils
 
 from components.blessing import Decision, Rule, decide
 from contracts import layout, names
+from contracts.text_columns import TextColumns
 
 _BATCH = 256
 
 
-def eval_examples(examples: standard_artifacts.Examples, text_column: str, label_column: str
-                  ) -> Tuple[List[str], List[str]]:
-    """The eval split's texts and their labels, in file order."""
+def eval_examples(examples: standard_artifacts.Examples, columns: TextColumns, label_column: str
+                  ) -> Tuple[Dict[str, List[str]], List[str]]:
+    """The eval split's texts ({column: texts}) and their labels, in file order."""
     files = tf.io.gfile.glob(os.path.join(artifact_utils.get_split_uri([examples], names.EVAL_SPLIT), "*"))
-    texts, labels = [], []
+    texts, labels = {column: [] for column in columns.columns}, []
     for record in tf.data.TFRecordDataset(sorted(files), compression_type="GZIP"):
         feature = tf.train.Example.FromString(record.numpy()).features.feature
-        texts.append(feature[text_column].bytes_list.value[0].decode("utf-8"))
+        for column, values in texts.items():
+            values.append(feature[column].bytes_list.value[0].decode("utf-8"))
         labels.append(feature[label_column].bytes_list.value[0].decode("utf-8"))
     return texts, labels
 
 
-def answers(model: standard_artifacts.Model, texts: List[str]) -> List[str]:
-    """The label the model's serving_default answers for each text."""
+def answers(model: standard_artifacts.Model, texts: Dict[str, List[str]], columns: TextColumns) -> List[str]:
+    """The label the model's serving_default answers for each text (or pair)."""
     import tensorflow_text  # noqa: F401  (the graph tokenizer's ops, before the model loads)
 
     loaded = tf.saved_model.load(path_utils.serving_model_path(model.uri, path_utils.is_old_model_artifact(model)))
     serve = loaded.signatures[names.SERVING_DEFAULT]
-    return [label.decode("utf-8") for start in range(0, len(texts), _BATCH)
-            for label in serve(**{names.TEXT_INPUT: tf.constant(texts[start:start + _BATCH])})[names.LABEL].numpy()]
+    count = len(texts[columns.text])
+    return [label.decode("utf-8") for start in range(0, count, _BATCH)
+            for label in serve(**columns.feed({column: tf.constant(values[start:start + _BATCH])
+                                               for column, values in texts.items()}))[names.LABEL].numpy()]
 
 
 def _record(blessing_artifact: standard_artifacts.ModelBlessing, decision: Decision,
@@ -70,11 +74,13 @@ def BlessingGate(examples: InputArtifact[standard_artifacts.Examples],
                  model: InputArtifact[standard_artifacts.Model],
                  blessing: OutputArtifact[standard_artifacts.ModelBlessing],
                  rule: Parameter[str],
-                 text_column: Parameter[str], label_column: Parameter[str],
+                 text_column: Parameter[str], text_pair_column: Parameter[str], label_column: Parameter[str],
                  baseline_model: InputArtifact[standard_artifacts.Model] = None) -> None:
-    """rule: components/blessing.py's Rule as JSON (pipeline/configs.py, blessing_rule)."""
-    texts, labels = eval_examples(examples, text_column, label_column)
-    decision = decide(labels, answers(model, texts), answers(baseline_model, texts) if baseline_model
-                               else None, Rule(**json.loads(rule)))
+    """rule: components/blessing.py's Rule as JSON (pipeline/configs.py, blessing_rule); text_pair_column:
+    a sentence pair's second column, or empty."""
+    columns = TextColumns(text_column, text_pair_column)
+    texts, labels = eval_examples(examples, columns, label_column)
+    decision = decide(labels, answers(model, texts, columns),
+                      answers(baseline_model, texts, columns) if baseline_model else None, Rule(**json.loads(rule)))
     _record(blessing, decision, model, baseline_model)
     logging.info("Blessing: %s", decision.reason)

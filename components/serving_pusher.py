@@ -35,6 +35,7 @@ from tfx.utils import io_utils, proto_utils
 
 from components import serving_ops
 from contracts.errors import UnservableModelError
+from contracts.text_columns import TextColumns
 from reports import model_card, run_facts, run_outputs
 from serving import model_server_config, warmup
 
@@ -124,8 +125,8 @@ def push_atomically(model_path: str, model_root: str,
     return serving_path
 
 
-def _eval_texts(examples: List[types.Artifact], text_column: str, count: int) -> List[str]:
-    return run_facts.read_texts(artifact_utils.get_split_uri(examples, "eval"), text_column, count)
+def _eval_texts(examples: List[types.Artifact], columns: TextColumns, count: int) -> Dict[str, List[str]]:
+    return run_facts.read_texts(artifact_utils.get_split_uri(examples, "eval"), columns, count)
 
 
 def _card_facts(input_dict: Dict[str, List[types.Artifact]], model_path: str, model_root: str, version: str,
@@ -169,8 +170,9 @@ class Executor(pusher_executor.Executor):
         destination = proto_utils.json_to_proto(
             exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], pusher_pb2.PushDestination())
         model_root = destination.filesystem.base_directory
-        texts = _eval_texts(input_dict[EXAMPLES_KEY], settings["text_column"], settings["warmup_texts"])
-        requests = warmup.build_requests(model_path, os.path.basename(model_root), texts, settings["text_column"])
+        columns = run_facts.text_columns(settings)
+        texts = _eval_texts(input_dict[EXAMPLES_KEY], columns, settings["warmup_texts"])
+        requests = warmup.build_requests(model_path, os.path.basename(model_root), texts, columns)
 
         def prepare(staging: str, version: str) -> None:
             warmup.write(staging, requests)
@@ -202,7 +204,7 @@ class ServingPusher(base_component.BaseComponent):
     def __init__(self, model: types.BaseChannel, model_blessing: types.BaseChannel, examples: types.BaseChannel,
                  model_evaluation: types.BaseChannel, statistics: types.BaseChannel, serving_model_root: str,
                  settings: Dict[str, Any]):
-        """settings: text_column, label_column, warmup_texts, intended_use, serving_server and
+        """settings: text_column, text_pair_column, label_column, warmup_texts, intended_use, serving_server and
         serving_server_wait_seconds (pipeline/configs.py, pusher_config)."""
         super().__init__(spec=ServingPusherSpec(
             model=model, model_blessing=model_blessing, examples=examples, model_evaluation=model_evaluation,

@@ -32,10 +32,11 @@ ACCURACY = "sparse_categorical_accuracy"
 EXAMPLE_COUNT = "example_count"
 
 # The exported model's signatures (model/export.py), their inputs and outputs.
-SERVING_DEFAULT = "serving_default"  # text -> outputs
+SERVING_DEFAULT = "serving_default"  # text (and text_pair, for a sentence-pair model) -> outputs
 SERVING_TF_EXAMPLE = "serving_tf_example"  # serialized tf.Example of the raw features -> outputs
 TRANSFORM_FEATURES = "transform_features"  # serialized tf.Example -> transformed features (TFMA)
 TEXT_INPUT = "text"
+TEXT_PAIR_INPUT = "text_pair"  # a sentence-pair model's second text ([CLS] text [SEP] text_pair [SEP])
 EXAMPLES_INPUT = "examples"
 PROBABILITIES, LABEL, CLASS_ID = "probabilities", "label", "class_id"
 OUTPUTS = (PROBABILITIES, LABEL, CLASS_ID)

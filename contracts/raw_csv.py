@@ -29,6 +29,7 @@ from contracts.raw_data import (
     span_patterns,
 )
 from contracts.raw_data import newest_span as resolve_span
+from contracts.text_columns import TextColumns
 
 _OTHER_DELIMITERS = (";", "\t", "|")
 
@@ -144,7 +145,7 @@ class _RowProblems:
         raise InputError(f"{self._path}, line {line}: {message}{suffix}")
 
 
-def _check_header(path: str, header: List[str], text_column: str, label_column: Optional[str]) -> None:
+def _check_header(path: str, header: List[str], text_columns: Sequence[str], label_column: Optional[str]) -> None:
     duplicates = sorted({name for name in header if header.count(name) > 1})
     if duplicates:
         raise InputError(f"{path}: column {duplicates[0]!r} appears twice in the header {header}: rename or "
@@ -153,10 +154,13 @@ def _check_header(path: str, header: List[str], text_column: str, label_column: 
     if delimiters:
         raise InputError(f"{path}: the header {header[0]!r} is one column; the file looks {delimiters[0]!r}"
                          "-separated, but CsvExampleGen reads comma-separated files only: save it with commas")
-    missing = [c for c in (text_column, label_column) if c is not None and c not in header]
+    flags = dict(zip(text_columns, ("--text-column", "--text-pair-column")))
+    if label_column is not None:
+        flags[label_column] = "--label-column"
+    missing = [c for c in flags if c not in header]
     if missing:
         raise InputError(f"{path}: no column {missing[0]!r} in the header {header}: rename the column or pass "
-                         f"--{'text' if missing[0] == text_column else 'label'}-column")
+                         f"{flags[missing[0]]}")
 
 
 def _is_number(value: str) -> bool:
@@ -178,10 +182,12 @@ def _label_problem(label: str, labels: Sequence[str]) -> Optional[str]:
 
 
 def check_csv(path: str, text_column: str, label_column: Optional[str] = None,
-              labels: Optional[Sequence[str]] = None) -> int:
-    """Validates one CSV file; returns its number of data rows."""
+              labels: Optional[Sequence[str]] = None, text_pair_column: str = "") -> int:
+    """Validates one CSV file; returns its number of data rows. Each text column (a sentence pair's second
+    one too, contracts/text_columns.py) must be filled in every row."""
+    text_columns = TextColumns(text_column, text_pair_column).columns
     content = _decode(path)
-    columns = ",".join(c for c in (text_column, label_column) if c)
+    columns = ",".join(c for c in (*text_columns, label_column) if c)
     if not content.strip():
         raise InputError(f"{path} is empty: it needs a header row ({columns}) and data rows")
     if "\x00" in content:
@@ -189,8 +195,8 @@ def check_csv(path: str, text_column: str, label_column: Optional[str] = None,
         raise InputError(f"{path}, line {line}: NUL byte in the file: remove it (is this a CSV file?)")
     records = _rows(path, content)
     header = next(records)[1]
-    _check_header(path, header, text_column, label_column)
-    text_at = header.index(text_column)
+    _check_header(path, header, text_columns, label_column)
+    text_at = [(header.index(column), column) for column in text_columns]
     label_at = header.index(label_column) if label_column else None
     problems, rows, numeric_labels = _RowProblems(path), 0, 0
     for line, row in records:
@@ -198,8 +204,9 @@ def check_csv(path: str, text_column: str, label_column: Optional[str] = None,
         if len(row) != len(header):
             problems.add("fields", line, f"{len(row)} fields but the header has {len(header)}: quote fields "
                          "that contain commas")
-        elif not row[text_at].strip():
-            problems.add("text", line, f"empty text in column {text_column!r}: fill it or drop the row")
+        elif any(not row[at].strip() for at, _ in text_at):
+            column = next(column for at, column in text_at if not row[at].strip())
+            problems.add("text", line, f"empty text in column {column!r}: fill it or drop the row")
         elif label_at is None:
             continue
         elif labels is not None and _label_problem(row[label_at], labels):
@@ -216,13 +223,13 @@ def check_csv(path: str, text_column: str, label_column: Optional[str] = None,
 
 
 def check_data(data: str, text_column: str, label_column: Optional[str] = None,
-               labels: Optional[Sequence[str]] = None, span_window: int = 1) -> int:
+               labels: Optional[Sequence[str]] = None, span_window: int = 1, text_pair_column: str = "") -> int:
     """Validates every CSV file a run (or a scoring) reads; returns the number of data rows. Without a
     label column (scoring), labels are neither required nor checked."""
     files = csv_files(data, span_window)
     rows = 0
     for path in files:
-        rows += check_csv(path, text_column, label_column, labels)
+        rows += check_csv(path, text_column, label_column, labels, text_pair_column)
     headers = {path: read_header(path) for path in files}
     for path in files[1:]:
         if headers[path] != headers[files[0]]:

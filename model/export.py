@@ -2,6 +2,7 @@
 serving_config/ (signature and output names: contracts/names.py).
 
 - serving_default:    text (string [None])      -> probabilities, label, class_id
+                      (a sentence-pair model: text and text_pair, string [None] each)
 - serving_tf_example: examples (serialized tf.Example of the raw features) -> the same outputs
 - transform_features: examples -> the transformed features (TFMA's preprocessing function)
 
@@ -16,6 +17,7 @@ import tensorflow as tf
 import tf_keras
 
 from contracts import layout, names
+from contracts.text_columns import TextColumns
 from model import encoder
 from model.keras_classifier import trim_padding
 from preprocessing import features
@@ -37,7 +39,7 @@ class ExportModule(tf.Module):
     (model/encoder.py: the trained weights in a graph laid out for CPU serving)."""
 
     def __init__(self, classifier: tf_keras.Model, tft_layer, class_names: Sequence[str],
-                 raw_feature_spec: Dict[str, tf.io.FixedLenFeature], text_column: str, label_column: str,
+                 raw_feature_spec: Dict[str, tf.io.FixedLenFeature], columns: TextColumns, label_column: str,
                  sub_batch_size: int, encoder_branches: int):
         super().__init__()
         self.encoder = encoder.ServingEncoder(classifier, encoder_branches)
@@ -47,7 +49,10 @@ class ExportModule(tf.Module):
         self._sub_batch_size = sub_batch_size
         self._raw_feature_spec = dict(raw_feature_spec)
         self._serving_feature_spec = {k: v for k, v in raw_feature_spec.items() if k != label_column}
-        self._text_column = text_column
+        self._text_columns = columns.columns
+        # serving_default's inputs are the text columns' (contracts/text_columns.py): one or two.
+        self.serve_text = tf.function(self._serve_text, input_signature=[
+            tf.TensorSpec([None], tf.string, name=name) for name in columns.inputs])
 
     def _classify(self, inputs: Dict[str, tf.Tensor]) -> tf.Tensor:
         inputs = trim_padding(inputs)
@@ -88,9 +93,8 @@ class ExportModule(tf.Module):
         return {names.PROBABILITIES: probabilities, names.LABEL: tf.gather(self._class_names, class_id),
                 names.CLASS_ID: class_id}
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=names.TEXT_INPUT)])
-    def serve_text(self, text):
-        return self._predict({self._text_column: tf.reshape(text, [-1, 1])})
+    def _serve_text(self, *texts):
+        return self._predict({column: tf.reshape(text, [-1, 1]) for column, text in zip(self._text_columns, texts)})
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=names.EXAMPLES_INPUT)])
     def serve_tf_example(self, examples):

@@ -7,6 +7,8 @@ reads fields, not dictionary keys. The same values are recorded in the model's h
 import dataclasses
 from typing import Any, Dict, Tuple
 
+from contracts.text_columns import TextColumns
+
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
 PRECISIONS = ("auto", "off", "mixed_float16", "mixed_bfloat16")
 LORA_TARGETS = ("query", "key", "value", "attention_output", "intermediate", "output")
@@ -16,6 +18,7 @@ LORA_TARGETS = ("query", "key", "value", "attention_output", "intermediate", "ou
 class TrainerSettings:
     checkpoint_dir: str  # "" = the embedded default, resolved where the Trainer runs
     text_column: str
+    text_pair_column: str  # "" = one text per example
     label_column: str
     batch_size: int  # global, across all replicas
     epochs: int
@@ -39,6 +42,10 @@ class TrainerSettings:
     cpu_devices: int
     warm_start_root: str  # "" = no warm start
     code_version: str  # a hash of the training code: editing it invalidates the Trainer's cache
+
+    @property
+    def text_columns(self) -> TextColumns:
+        return TextColumns(self.text_column, self.text_pair_column)
 
     def to_custom_config(self) -> Dict[str, Any]:
         return {**dataclasses.asdict(self), "lora_targets": list(self.lora_targets)}

@@ -157,8 +157,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     weights = weights_digest(classifier)
     logging.info("Trained weights: sha256 %s", weights)
     exported = export.ExportModule(classifier, tf_transform_output.transform_features_layer(), class_names,
-                                   tf_transform_output.raw_feature_spec(), settings.text_column,
-                                   settings.label_column, settings.serving_sub_batch_size,
+                                   tf_transform_output.raw_feature_spec(),
+                                   settings.text_columns, settings.label_column, settings.serving_sub_batch_size,
                                    settings.serving_encoder_branches)
     if not distribution.is_chief(strategy):
         # Every worker saves, so that they stay in step, but into scratch space: the model is the chief's.

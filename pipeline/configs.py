@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Tuple
 
 from contracts import layout
 from contracts.errors import InputError
+from contracts.text_columns import TextColumns
 from model.settings import LORA_TARGETS, PRECISIONS, STRATEGIES, TrainerSettings
 
 PROJECT_DIR = layout.PROJECT_DIR
@@ -57,6 +58,10 @@ class PipelineConfig:
     schema: str = knob(DEFAULT_SCHEMA, "curated TFDV schema (schema.pbtxt) for the data; create one with "
                        "`make schema`")
     text_column: str = knob("text", "the CSV column holding the text")
+    # A sentence-pair task (duplicate questions, entailment, query-document relevance): the model reads
+    # [CLS] text [SEP] pair [SEP], cut by the checkpoint tokenizer's longest_first rule.
+    text_pair_column: str = knob("", "the CSV column holding each row's second text, for a sentence-pair task; "
+                                 "empty: one text per row")
     label_column: str = knob("label", "the CSV column holding the class name")
     default_sample: int = knob(12000, "rows of the embedded corpus used when --data is not given; 0 = all 38,158")
 
@@ -177,6 +182,10 @@ class PipelineConfig:
 
     # The paths below --outputs-dir (contracts/layout.py, which serving/ and reports/ read too).
     @property
+    def text_columns(self) -> TextColumns:
+        return TextColumns(self.text_column, self.text_pair_column)
+
+    @property
     def pipeline_root(self) -> str:
         return layout.pipeline_root(self.outputs_dir, self.pipeline_name)
 
@@ -228,6 +237,7 @@ class PipelineConfig:
     def transform_config(self) -> Dict[str, Any]:
         return {
             "text_column": self.text_column,
+            "text_pair_column": self.text_pair_column,
             "label_column": self.label_column,
             "checkpoint_dir": self.checkpoint,
             "max_seq_length": self.max_seq_length,
@@ -235,7 +245,8 @@ class PipelineConfig:
         }
 
     def pusher_config(self) -> Dict[str, Any]:
-        return {"text_column": self.text_column, "label_column": self.label_column, "warmup_texts": self.warmup_texts,
+        return {"text_column": self.text_column, "text_pair_column": self.text_pair_column,
+                "label_column": self.label_column, "warmup_texts": self.warmup_texts,
                 "intended_use": self.intended_use, "serving_server": self.serving_server,
                 "serving_server_wait_seconds": self.serving_server_wait_seconds}
 
@@ -247,7 +258,8 @@ class PipelineConfig:
 
     def trainer_settings(self) -> TrainerSettings:
         return TrainerSettings(
-            checkpoint_dir=self.checkpoint, text_column=self.text_column, label_column=self.label_column,
+            checkpoint_dir=self.checkpoint, text_column=self.text_column, text_pair_column=self.text_pair_column,
+            label_column=self.label_column,
             batch_size=self.batch_size, epochs=self.epochs, learning_rate=self.learning_rate,
             warmup_fraction=self.warmup_fraction, weight_decay=self.weight_decay,
             mixed_precision=self.mixed_precision, seed=self.seed,
@@ -269,6 +281,9 @@ def validate(config: PipelineConfig) -> None:
         value, choices = getattr(config, field.name), field.metadata["choices"]
         if choices and value not in choices:
             raise InputError(f"{_flag(field.name)} {value!r}: must be one of {', '.join(choices)}")
+    if config.text_pair_column in (config.text_column, config.label_column):
+        raise InputError(f"--text-pair-column {config.text_pair_column!r}: name a column other than --text-column "
+                         "and --label-column")
     unknown = [t for t in config.lora_targets.split(",") if t not in LORA_TARGETS]
     if config.lora_rank and unknown:
         raise InputError(f"--lora-targets {config.lora_targets!r}: {unknown[0]!r} is not one of "

@@ -104,7 +104,8 @@ def create_pipeline(config: configs.PipelineConfig, project_dir: str = configs.P
     blessing = blessing_gate.BlessingGate(
         examples=example_gen.outputs[names.EXAMPLES], model=trainer.outputs[names.MODEL],
         baseline_model=baseline_resolver.outputs[names.MODEL], rule=json.dumps(config.blessing_rule()),
-        text_column=config.text_column, label_column=config.label_column).with_id(names.BLESSING_GATE)
+        text_column=config.text_column, text_pair_column=config.text_pair_column,
+        label_column=config.label_column).with_id(names.BLESSING_GATE)
     pusher = serving_pusher.ServingPusher(
         model=trainer.outputs[names.MODEL], model_blessing=blessing.outputs[names.BLESSING],
         examples=example_gen.outputs[names.EXAMPLES], model_evaluation=evaluator.outputs[names.EVALUATION],
@@ -114,7 +115,8 @@ def create_pipeline(config: configs.PipelineConfig, project_dir: str = configs.P
     scoring = batch_scoring.BatchScoring(
         pushed_model=pusher.outputs[names.PUSHED_MODEL], data=config.score_data,
         data_fingerprint=raw_csv.fingerprint(config.score_data), text_column=config.text_column,
-        batch_size=config.score_batch_size).with_id(names.BATCH_SCORING) if config.score_data else None
+        text_pair_column=config.text_pair_column, batch_size=config.score_batch_size,
+    ).with_id(names.BATCH_SCORING) if config.score_data else None
 
     components: List = [example_gen, statistics_gen, schema_gen, example_validator, anomalies,
                         *([drift] if drift else []), transform, trainer, baseline_resolver, evaluator, blessing, pusher,

@@ -1,8 +1,9 @@
 """Regenerates the curated schema for a dataset: `make schema DATA=my.csv SCHEMA_OUT=schema/my/schema.pbtxt`.
 
 TFDV infers the schema from the CSV; this then pins what the pipeline relies on: the text column present
-in every row, the label column present with exactly the labels seen (the domain). Review the result and
-check it in: from then on a label outside the domain is an anomaly that stops the run before Transform.
+in every row (both texts of a sentence pair, --text-pair-column), the label column present with exactly the
+labels seen (the domain). Review the result and check it in: from then on a label outside the domain is an
+anomaly that stops the run before Transform.
 """
 import argparse
 import os
@@ -14,6 +15,7 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 
 from contracts import raw_csv
 from contracts.errors import InputError
+from contracts.text_columns import TextColumns
 
 
 def _typed(column: pd.Series) -> pd.Series:
@@ -36,18 +38,19 @@ def read_examples(data: str) -> pd.DataFrame:
     return frame.apply(_typed)
 
 
-def curated_schema(data: str, text_column: str, label_column: str) -> schema_pb2.Schema:
-    raw_csv.check_data(data, text_column, label_column)
+def curated_schema(data: str, text_column: str, label_column: str, text_pair_column: str = "") -> schema_pb2.Schema:
+    raw_csv.check_data(data, text_column, label_column, text_pair_column=text_pair_column)
     stats = tfdv.generate_statistics_from_dataframe(read_examples(data))
     schema = tfdv.infer_schema(stats, infer_feature_shape=True)
-    for name in (text_column, label_column):
+    texts = TextColumns(text_column, text_pair_column).columns
+    for name in (*texts, label_column):
         feature = tfdv.get_feature(schema, name)
         feature.presence.min_fraction = 1.0
         feature.presence.min_count = 1
-    # The text is free-form, never a categorical domain.
-    text = tfdv.get_feature(schema, text_column)
-    text.ClearField("domain")
-    text.ClearField("string_domain")
+    for name in texts:  # a text is free-form, never a categorical domain
+        text = tfdv.get_feature(schema, name)
+        text.ClearField("domain")
+        text.ClearField("string_domain")
     tfdv.get_domain(schema, label_column)  # raises if TFDV saw too many distinct labels to infer one
     return schema
 
@@ -58,9 +61,10 @@ def main(argv=None) -> None:
     parser.add_argument("--out", required=True, help="where to write schema.pbtxt")
     parser.add_argument("--text-column", default="text")
     parser.add_argument("--label-column", default="label")
+    parser.add_argument("--text-pair-column", default="", help="a sentence-pair task's second text column")
     args = parser.parse_args(argv)
     try:
-        schema = curated_schema(args.data, args.text_column, args.label_column)
+        schema = curated_schema(args.data, args.text_column, args.label_column, args.text_pair_column)
     except InputError as e:
         sys.exit(f"error: {e}")
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

@@ -1,7 +1,8 @@
 """Score a data drop with a pushed model, on Beam (serving/batch_scoring.py): `make score`.
 
   python -m pipeline.score --data 'data/span-{SPAN}/*.csv' --out outputs/scores [--model DIR]
-      [--text-column text] [--score-batch-size 64] [--beam-workers 2] [--beam-runner dataflow ...]
+      [--text-column text] [--text-pair-column COL] [--score-batch-size 64] [--beam-workers 2]
+      [--beam-runner dataflow ...]
 
 --data takes what the pipeline's --data takes (a CSV file, a directory of them, a {SPAN} pattern: its newest
 span), read and refused by the same rules (contracts/raw_csv.py); a label column is not needed. --model is
@@ -38,7 +39,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if not config.data:
             raise InputError("--data is empty: name the drop to score (a CSV file, a directory, or a {SPAN} "
                              "pattern)")
-        rows = raw_csv.check_data(config.data, config.text_column)
+        rows = raw_csv.check_data(config.data, config.text_column, text_pair_column=config.text_pair_column)
         model_dir = predict.resolve_model_dir(args.model or config.serving_model_root)
         class_names = predict.class_names(model_dir)
         if not class_names:
@@ -52,7 +53,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     from serving import batch_scoring  # Beam's import takes seconds: after the checks
 
-    scoring = batch_scoring.Scoring(files=raw_csv.csv_files(config.data), text_column=config.text_column,
+    scoring = batch_scoring.Scoring(files=raw_csv.csv_files(config.data), text_columns=config.text_columns,
                                     model_dir=model_dir, class_names=class_names,
                                     batch_size=config.score_batch_size)
     print(f"scoring {rows} rows of {config.data} with {model_dir} ({config.beam_runner}, {config.beam_workers} "

@@ -62,7 +62,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     cli.configure_logging(args.verbose)
     try:
         config = resolve(args)
-        cli.schema_labels(_local_schema(config.schema), config.label_column)  # refuses a schema without labels
+        # refuses a schema without labels, or without a text column
+        cli.schema_labels(_local_schema(config.schema), config.label_column, config.text_columns.columns)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return cli.EXIT_BAD_INPUT

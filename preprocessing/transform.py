@@ -1,4 +1,4 @@
-"""Transform's preprocessing_fn: raw text and label in, BERT inputs and class id out.
+"""Transform's preprocessing_fn: raw text (or a sentence pair) and label in, BERT inputs and class id out.
 
 The tokenizer is built inside the traced function, so it is frozen into the transform graph (vocab.txt as
 an asset) and the exported model tokenizes exactly as training did.
@@ -8,16 +8,20 @@ an asset) and the exported model tokenizes exactly as training did.
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from contracts.text_columns import TextColumns
 from preprocessing import checkpoint, features, tokenize
 
 
 def preprocessing_fn(inputs, custom_config):
-    """custom_config: text_column, label_column, checkpoint_dir, max_seq_length (see pipeline/configs.py)."""
+    """custom_config: text_column, text_pair_column ("" for single texts), label_column, checkpoint_dir,
+    max_seq_length (see pipeline/configs.py)."""
     spec = tokenize.load_wordpiece_spec(checkpoint.local_dir(custom_config["checkpoint_dir"]))
-    texts = tf.reshape(inputs[custom_config["text_column"]], [-1])
+    columns = TextColumns(custom_config["text_column"], custom_config["text_pair_column"]).columns
+    texts = [tf.reshape(inputs[column], [-1]) for column in columns]
     # Tracked and created outside the traced function, so its tables are initialized once, not per batch.
     tokenizer = tft.make_and_track_object(lambda: tokenize.BertGraphTokenizer(spec), name="bert_tokenizer")
-    outputs = tokenizer.encode(texts, custom_config["max_seq_length"])
+    encode = tokenizer.encode_pair if len(texts) == 2 else tokenizer.encode
+    outputs = encode(*texts, custom_config["max_seq_length"])
     label_column = custom_config["label_column"]
     if label_column in inputs:  # absent at serving time
         labels = tf.reshape(inputs[label_column], [-1])

@@ -13,6 +13,7 @@ import tensorflow as tf
 from ml_metadata.proto import metadata_store_pb2
 
 from contracts import names
+from contracts.text_columns import TextColumns
 from reports import run_outputs
 
 TOKEN_SAMPLE = 50_000  # texts per split the token statistics read; the first ones, in file order
@@ -97,11 +98,18 @@ def anomalies_by_split(anomalies: Optional[metadata_store_pb2.Artifact]) -> Dict
     return found
 
 
-def read_texts(split_uri: str, text_column: str, limit: int) -> List[str]:
+def text_columns(settings: Dict[str, Any]) -> TextColumns:
+    """From Transform's custom_config, or a run record's configuration (older ones have no pair column)."""
+    return TextColumns(settings["text_column"], settings.get("text_pair_column", ""))
+
+
+def read_texts(split_uri: str, columns: TextColumns, limit: int) -> Dict[str, List[str]]:
+    """The texts of the split's first `limit` examples, {column: texts} for each text column."""
     files = sorted(tf.io.gfile.glob(os.path.join(split_uri, "*")))
     records = tf.data.TFRecordDataset(files, compression_type="GZIP").take(limit)
-    return [tf.train.Example.FromString(r.numpy()).features.feature[text_column].bytes_list.value[0]
-            .decode("utf-8", "replace") for r in records]
+    features = [tf.train.Example.FromString(r.numpy()).features.feature for r in records]
+    return {column: [feature[column].bytes_list.value[0].decode("utf-8", "replace") for feature in features]
+            for column in columns.columns}
 
 
 def wordpiece_tokenizer(checkpoint_dir: str):
@@ -114,16 +122,18 @@ def wordpiece_tokenizer(checkpoint_dir: str):
     return tokenize.BertGraphTokenizer(spec), unk_id
 
 
-def token_statistics(texts: List[str], tokenizer, unk_id: int, max_seq_length: int) -> Dict[str, Any]:
-    """Word pieces per text as the Transform graph's tokenizer counts them, before truncation."""
-    lengths, unknown, pieces = [], 0, 0
-    for start in range(0, len(texts), 1024):
-        ids = tokenizer.tokenize(tf.constant(texts[start:start + 1024]))
-        lengths.extend((ids.row_lengths().numpy() + 2).tolist())  # + [CLS] and [SEP]
-        unknown += int(tf.reduce_sum(tf.cast(ids.flat_values == unk_id, tf.int64)))
-        pieces += int(tf.size(ids.flat_values))
-    lengths = np.array(lengths)
-    return {"texts": len(texts), "lengths": lengths.tolist(), "mean": float(lengths.mean()),
+def token_statistics(texts: Dict[str, List[str]], tokenizer, unk_id: int, max_seq_length: int) -> Dict[str, Any]:
+    """Word pieces per example ({column: texts}: a text, or a pair's two) as the Transform graph's tokenizer
+    counts them, before truncation, [CLS] and each text's [SEP] included."""
+    count = len(next(iter(texts.values())))
+    lengths, unknown, pieces = np.full(count, 1 + len(texts)), 0, 0
+    for column_texts in texts.values():
+        for start in range(0, count, 1024):
+            ids = tokenizer.tokenize(tf.constant(column_texts[start:start + 1024]))
+            lengths[start:start + 1024] += ids.row_lengths().numpy()
+            unknown += int(tf.reduce_sum(tf.cast(ids.flat_values == unk_id, tf.int64)))
+            pieces += int(tf.size(ids.flat_values))
+    return {"texts": count, "lengths": lengths.tolist(), "mean": float(lengths.mean()),
             "p95": float(np.percentile(lengths, 95)), "max": int(lengths.max()),
             "truncated": float((lengths > max_seq_length).mean()), "max_seq_length": max_seq_length,
             "unk_rate": unknown / max(pieces, 1)}
@@ -143,7 +153,7 @@ def data_section(outputs: run_outputs.RunOutputs, settings: Dict[str, Any]) -> O
         stats = tfdv.load_stats_binary(os.path.join(uri, "FeatureStats.pb")).datasets[0]
         splits[split] = {"examples": int(stats.num_examples), "features": feature_rows(stats),
                          "labels": label_counts(stats, settings["label_column"])}
-        texts = read_texts(split_uris(examples)[split], settings["text_column"], TOKEN_SAMPLE)
+        texts = read_texts(split_uris(examples)[split], text_columns(settings), TOKEN_SAMPLE)
         splits[split]["tokens"] = token_statistics(texts, tokenizer, unk_id, settings["max_seq_length"])
     return {"examples_uri": examples.uri, "splits": splits,
             "anomalies": anomalies_by_split(outputs.get(names.EXAMPLE_VALIDATOR, {}).get(names.ANOMALIES))}
@@ -284,17 +294,22 @@ def directory_bytes(path: str) -> int:
     return sum(os.path.getsize(f) for f in glob.glob(os.path.join(path, "**"), recursive=True) if os.path.isfile(f))
 
 
-def predictions(model_dir: str, texts: List[str]) -> List[Dict[str, Any]]:
+def predictions(model_dir: str, texts: Dict[str, List[str]], columns: TextColumns) -> List[Dict[str, Any]]:
+    """The model's answers for eval texts ({column: texts}); a pair shows as "a [SEP] b"."""
     serve = tf.saved_model.load(model_dir).signatures[names.SERVING_DEFAULT]
-    out = serve(**{names.TEXT_INPUT: tf.constant(texts)})
+    out = serve(**columns.feed({column: tf.constant(values) for column, values in texts.items()}))
+    shown = [" [SEP] ".join(row) for row in zip(*(texts[column] for column in columns.columns))]
     return [{"text": text, "label": label.decode(), "probability": float(max(probabilities))}
-            for text, label, probabilities in zip(texts, out[names.LABEL].numpy(), out[names.PROBABILITIES].numpy())]
+            for text, label, probabilities in zip(shown, out[names.LABEL].numpy(), out[names.PROBABILITIES].numpy())]
 
 
-def serving_section(outputs: run_outputs.RunOutputs, eval_texts: List[str]) -> Optional[Dict[str, Any]]:
+def serving_section(outputs: run_outputs.RunOutputs, eval_texts: Dict[str, List[str]], columns: TextColumns
+                    ) -> Optional[Dict[str, Any]]:
     pushed = outputs.get(names.PUSHER, {}).get(names.PUSHED_MODEL)
     if not pushed or not properties(pushed, "pushed"):
         return None
     path = properties(pushed, "pushed_destination")
     return {"path": path, "version": str(properties(pushed, "pushed_version")), "signatures": signatures(path),
-            "bytes": directory_bytes(path), "predictions": predictions(path, eval_texts[:EXAMPLE_PREDICTIONS])}
+            "bytes": directory_bytes(path),
+            "predictions": predictions(path, {c: texts[:EXAMPLE_PREDICTIONS] for c, texts in eval_texts.items()},
+                                       columns)}

@@ -60,7 +60,8 @@ def _settings(record: Optional[Dict[str, Any]]) -> Dict[str, Any]:
     if not record:
         return {}
     config = record["config"]
-    return {"text_column": config["text_column"], "label_column": config["label_column"],
+    return {"text_column": config["text_column"], "text_pair_column": config.get("text_pair_column", ""),
+            "label_column": config["label_column"],
             "checkpoint_dir": config["checkpoint"], "max_seq_length": config["max_seq_length"]}
 
 
@@ -107,9 +108,10 @@ def gather(config: OutputsDir, run_name: Optional[str] = None) -> Dict[str, Any]
     training = run_facts.training_section(outputs)
     class_names = training["hyperparameters"]["class_names"] if training else []
     evaluation = run_facts.evaluation_section(outputs, class_names) if training else None
+    columns = run_facts.text_columns(settings) if settings else None
     eval_texts = (run_facts.read_texts(run_facts.split_uris(outputs[names.CSV_EXAMPLE_GEN][names.EXAMPLES])["eval"],
-                                       settings["text_column"], run_facts.EXAMPLE_PREDICTIONS)
-                  if data else [])
+                                       columns, run_facts.EXAMPLE_PREDICTIONS)
+                  if data else {})
     example_gen = outputs.get(names.CSV_EXAMPLE_GEN, {}).get(names.EXAMPLES)
     return {
         "run": run.name, "created": datetime.datetime.fromtimestamp(run.create_time_since_epoch / 1000)
@@ -117,7 +119,7 @@ def gather(config: OutputsDir, run_name: Optional[str] = None) -> Dict[str, Any]
         "executions": run_facts.executions_table(store, executions),
         "data": data, "training": training, "evaluation": evaluation,
         "serving": _memoized(config, "serving", [_uri(outputs, names.PUSHER, names.PUSHED_MODEL), eval_texts],
-                             lambda: run_facts.serving_section(outputs, eval_texts)),
+                             lambda: run_facts.serving_section(outputs, eval_texts, columns)),
         "lineage": {
             "examples": example_gen.uri if example_gen else None,
             "span": run_facts.properties(example_gen, "span") if example_gen else None,

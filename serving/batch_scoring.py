@@ -24,6 +24,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import ModelHandler, RunInference
 
 from contracts import names, raw_csv, raw_data
+from contracts.text_columns import TextColumns
 
 SHARD_PREFIX = "scores"
 SUCCESS_FILE = "_SUCCESS"
@@ -38,7 +39,7 @@ class Scoring:
     """What to score with what; every field a plain value, so the whole travels to Beam's workers."""
 
     files: Sequence[str]  # CSV files, already checked (contracts/raw_csv.py)
-    text_column: str
+    text_columns: TextColumns  # the text's column, and a sentence pair's second one
     model_dir: str  # a SavedModel directory (a pushed version)
     class_names: Sequence[str]
     batch_size: int = 64
@@ -75,7 +76,9 @@ class ServingDefaultHandler(ModelHandler[Dict[str, str], List[str], Any]):
     def run_inference(self, batch: Sequence[Dict[str, str]], model, inference_args=None) -> Iterable[List[str]]:
         import tensorflow as tf
 
-        outputs = model(**{names.TEXT_INPUT: tf.constant([row[self._scoring.text_column] for row in batch])})
+        columns = self._scoring.text_columns
+        outputs = model(**columns.feed({column: tf.constant([row[column] for row in batch])
+                                        for column in columns.columns}))
         version = self._scoring.model_version
         self._progress.add(len(batch))
         return [[*row.values(), label.decode("utf-8"), str(int(class_id)), *(repr(float(p)) for p in probabilities),

@@ -12,6 +12,7 @@ from tfx.types import standard_artifacts
 
 from components import blessing_gate, serving_pusher
 from contracts import names
+from contracts.text_columns import TextColumns
 from pipeline import configs
 from reports import run_outputs
 
@@ -44,7 +45,7 @@ def run(first_run):
 
 @pytest.fixture(scope="module")
 def majority_class(run):
-    _, labels = blessing_gate.eval_examples(run[0], "text", "label")
+    _, labels = blessing_gate.eval_examples(run[0], TextColumns(), "label")
     return max(set(labels), key=labels.count)
 
 
@@ -55,7 +56,7 @@ def judge(tmp_path, examples, model, baseline=None, **rule):
     blessing_gate.BlessingGate.EXECUTOR_SPEC.executor_class().Do(
         {"examples": [examples], "model": [model], **({"baseline_model": [baseline]} if baseline else {})},
         {"blessing": [blessing]},
-        {"rule": json.dumps({**RULE, **rule}), "text_column": "text", "label_column": "label"})
+        {"rule": json.dumps({**RULE, **rule}), "text_column": "text", "text_pair_column": "", "label_column": "label"})
     return blessing, run_outputs.read_decision(blessing.uri)
 
 

@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  the graph's tokenizer ops, as TF Serving links them
 
+from contracts.text_columns import TextColumns
 from serving import model_server_config, predict, warmup
 
 from pipeline_runs import run_name, split_texts
@@ -151,8 +152,8 @@ def test_predict_reads_jsonl_and_plain_text(pushed_model, tmp_path):
     jsonl, plain = tmp_path / "in.jsonl", tmp_path / "in.txt"
     jsonl.write_text('{"text": "late again"}\n\n{"text": "smooth landing", "id": 7}\n', encoding="utf-8")
     plain.write_text("late again\nsmooth landing\n", encoding="utf-8")
-    assert predict.read_texts(str(jsonl), "text") == predict.read_texts(str(plain), "text") == [
-        "late again", "smooth landing"]
+    assert predict.read_texts(str(jsonl), TextColumns()) == predict.read_texts(str(plain), TextColumns()) == {
+        "text": ["late again", "smooth landing"]}
 
 
 @pytest.mark.parametrize("make_input, message", [
