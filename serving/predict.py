@@ -131,7 +131,8 @@ def _jsonl_texts(path: str, f, columns: TextColumns) -> Dict[str, List[str]]:
             values = [str(record[column]) for column in columns.columns]
         except (json.JSONDecodeError, TypeError, KeyError):
             fields = " and ".join(repr(column) for column in columns.columns)
-            raise PredictError(f"{path} line {number}: expected a JSON object with {fields} fields") from None
+            fields = f"{fields} fields" if columns.pair else f"a {fields} field"
+            raise PredictError(f"{path} line {number}: expected a JSON object with {fields}") from None
         for column, value in zip(columns.columns, values):
             texts[column].append(value)
     return texts
