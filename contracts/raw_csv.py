@@ -204,9 +204,8 @@ def check_csv(path: str, text_column: str, label_column: Optional[str] = None,
         if len(row) != len(header):
             problems.add("fields", line, f"{len(row)} fields but the header has {len(header)}: quote fields "
                          "that contain commas")
-        elif any(not row[at].strip() for at, _ in text_at):
-            column = next(column for at, column in text_at if not row[at].strip())
-            problems.add("text", line, f"empty text in column {column!r}: fill it or drop the row")
+        elif empty := [column for at, column in text_at if not row[at].strip()]:
+            problems.add("text", line, f"empty text in column {empty[0]!r}: fill it or drop the row")
         elif label_at is None:
             continue
         elif labels is not None and _label_problem(row[label_at], labels):

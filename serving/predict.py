@@ -83,10 +83,11 @@ class Classifier:
     def predict(self, texts: Sequence[str], pairs: Optional[Sequence[str]] = None) -> List[dict]:
         """pairs: each text's second text, for a sentence-pair model."""
         tensor = lambda values: self._tf.constant(list(values), dtype=self._tf.string)
-        inputs = {names.TEXT_INPUT: tensor(texts), **({names.TEXT_PAIR_INPUT: tensor(pairs)} if pairs else {})}
+        inputs = {names.TEXT_INPUT: tensor(texts),
+                  **({names.TEXT_PAIR_INPUT: tensor(pairs)} if pairs is not None else {})}
         out = self.signature(**inputs)
         probabilities = out[names.PROBABILITIES].numpy().tolist()
-        return [{"text": text, **({"text_pair": pairs[i]} if pairs else {}), "label": label.decode(),
+        return [{"text": text, **({"text_pair": pairs[i]} if pairs is not None else {}), "label": label.decode(),
                  "class_id": int(class_id), "probabilities": dict(zip(self.class_names, (round(p, 6) for p in row)))}
                 for i, (text, label, class_id, row) in enumerate(zip(texts, out[names.LABEL].numpy(),
                                                                      out[names.CLASS_ID].numpy(), probabilities))]
