@@ -14,7 +14,7 @@ PYTHON310 := $(shell for p in python3.10 $$(pyenv root 2>/dev/null)/versions/3.1
 RUN_FLAGS := $(if $(DATA),--data $(DATA)) $(if $(CHECKPOINT),--checkpoint $(CHECKPOINT)) \
 	$(if $(SCHEMA),--schema $(SCHEMA)) $(ARGS)
 
-.PHONY: install peer run run-local test test-fast lint report tensorboard profile schema baseline predict score canary promote serve bench bench-serving bench-score compile-vertex schedule-vertex clean
+.PHONY: install peer run run-local test test-fast lint report tensorboard profile schema baseline predict score canary promote serve bench bench-serving bench-long bench-score compile-vertex schedule-vertex clean
 
 install: $(INSTALLED)
 
@@ -127,6 +127,10 @@ bench: $(INSTALLED)
 # Serving latency and throughput of the pushed model, beside the PyTorch peer when `make peer` installed it.
 bench-serving: $(INSTALLED)
 	$(PY) bench/serving_latency.py $(ARGS)
+
+# Training and serving throughput on long documents at 512 word pieces per window (--long-text chunk).
+bench-long: $(INSTALLED)
+	$(PY) bench/long_text_speed.py $(ARGS)
 
 # make score (1 and 2 Beam workers) against the predict CLI on 20,000 corpus texts, whole commands, wall clock.
 bench-score: $(INSTALLED)

@@ -31,6 +31,13 @@ def encoded(checkpoint: str, texts, max_seq_length: int):
     return {name: out[name] for name in features.MODEL_INPUTS}
 
 
+def encoded_windows(checkpoint: str, texts, labels: np.ndarray, max_seq_length: int, stride: int):
+    """Every text's windows (--long-text chunk), each with its text's label, as the Trainer sees them."""
+    tokenizer = tokenize.BertGraphTokenizer(tokenize.load_wordpiece_spec(checkpoint))
+    out, counts = tokenizer.encode_windows(tf.constant(texts), max_seq_length, stride)
+    return {name: out[name] for name in features.MODEL_INPUTS}, np.repeat(labels, counts.numpy())
+
+
 def batches(inputs, labels, batch_size: int, padding: str, seed: int) -> tf.data.Dataset:
     """The Trainer's input after tf_dataset_factory: shuffled fixed-length batches, then its bucketing."""
     dataset = (tf.data.Dataset.from_tensor_slices((inputs, labels)).shuffle(len(labels), seed=seed)
@@ -92,16 +99,25 @@ def main() -> None:
     parser.add_argument("--threads", type=int, required=True)
     parser.add_argument("--window", type=int, required=True, help="steps per timing window")
     parser.add_argument("--profile-dir", help="also write a TensorBoard profile of the timed steps here")
+    parser.add_argument("--max-seq-length", type=int, default=configs.PipelineConfig.max_seq_length)
+    parser.add_argument("--batch-size", type=int, default=configs.PipelineConfig.batch_size)
+    parser.add_argument("--window-stride", type=int, default=-1,
+                        help="train on every text's windows with this stride (--long-text chunk); -1: truncate")
     args = parser.parse_args()
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    config = configs.PipelineConfig()
+    config = configs.PipelineConfig(max_seq_length=args.max_seq_length, batch_size=args.batch_size)
     tf_keras.utils.set_random_seed(config.seed)
     distribution.set_precision_policy(args.precision)
 
     data = json.load(open(args.texts))
     num_classes = max(data["labels"]) + 1
-    inputs = encoded(args.checkpoint, data["texts"], config.max_seq_length)
-    dataset = batches(inputs, np.array(data["labels"], np.int64), config.batch_size, args.padding, config.seed)
+    labels = np.array(data["labels"], np.int64)
+    if args.window_stride < 0:
+        inputs = encoded(args.checkpoint, data["texts"], config.max_seq_length)
+    else:
+        inputs, labels = encoded_windows(args.checkpoint, data["texts"], labels, config.max_seq_length,
+                                         args.window_stride)
+    dataset = batches(inputs, labels, config.batch_size, args.padding, config.seed)
     total = args.warmup + args.steps
     hp = config.trainer_settings()
     classifier = keras_classifier.load_classifier(args.checkpoint, num_classes)

@@ -2,7 +2,8 @@
 serving_config/ (signature and output names: contracts/names.py).
 
 - serving_default:    text (string [None])      -> probabilities, label, class_id
-                      (a sentence-pair model: text and text_pair, string [None] each)
+                      (a sentence-pair model: text and text_pair, string [None] each; a long-text
+                      model reads each text as windows and combines their logits: the same contract)
 - serving_tf_example: examples (serialized tf.Example of the raw features) -> the same outputs
 - transform_features: examples -> the transformed features (TFMA's preprocessing function)
 
@@ -20,7 +21,7 @@ from contracts import layout, names
 from contracts.text_columns import TextColumns
 from model import encoder
 from model.keras_classifier import trim_padding
-from preprocessing import features
+from preprocessing import features, windows
 
 
 def write_hyperparameters(model_dir: str, values: Dict[str, Any]) -> None:
@@ -40,7 +41,10 @@ class ExportModule(tf.Module):
 
     def __init__(self, classifier: tf_keras.Model, tft_layer, class_names: Sequence[str],
                  raw_feature_spec: Dict[str, tf.io.FixedLenFeature], columns: TextColumns, label_column: str,
-                 sub_batch_size: int, encoder_branches: int):
+                 sub_batch_size: int, encoder_branches: int, window_aggregation: str = "",
+                 max_seq_length: int = 0):
+        """window_aggregation: "" when each text is one input; "mean" or "max" when Transform gives each text
+        as windows of max_seq_length (--long-text chunk), whose logits are combined per text."""
         super().__init__()
         self.encoder = encoder.ServingEncoder(classifier, encoder_branches)
         self.tft_layer = tft_layer  # tracked: its tables and vocab.txt asset go into the SavedModel
@@ -50,6 +54,7 @@ class ExportModule(tf.Module):
         self._raw_feature_spec = dict(raw_feature_spec)
         self._serving_feature_spec = {k: v for k, v in raw_feature_spec.items() if k != label_column}
         self._text_columns = columns.columns
+        self._window_aggregation, self._max_seq_length = window_aggregation, max_seq_length
         # serving_default's inputs are the text columns' (contracts/text_columns.py): one or two.
         self.serve_text = tf.function(self._serve_text, input_signature=[
             tf.TensorSpec([None], tf.string, name=name) for name in columns.inputs])
@@ -86,8 +91,16 @@ class ExportModule(tf.Module):
 
         return tf.cond(tf.size(lengths) <= size, lambda: self._classify(transformed), by_length)
 
+    def _text_logits(self, transformed: Dict[str, tf.Tensor]) -> tf.Tensor:
+        if not self._window_aggregation:
+            return self._logits(transformed)
+        windows_of_texts, text = windows.from_per_text(transformed, self._max_seq_length)
+        combine = tf.math.unsorted_segment_max if self._window_aggregation == "max" else tf.math.unsorted_segment_mean
+        # Every text has at least one window (an empty text: [CLS] [SEP]), so no segment is empty.
+        return combine(self._logits(windows_of_texts), text, transformed[features.INPUT_IDS].dense_shape[0])
+
     def _predict(self, raw_features: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
-        logits = self._logits(self.tft_layer(raw_features))
+        logits = self._text_logits(self.tft_layer(raw_features))
         probabilities = tf.nn.softmax(logits, axis=-1)
         class_id = tf.argmax(probabilities, axis=-1)
         return {names.PROBABILITIES: probabilities, names.LABEL: tf.gather(self._class_names, class_id),

@@ -16,7 +16,7 @@ from tfx_bsl.public import tfxio
 
 from model import distribution, export, gradient_checkpointing, keras_classifier, lora, warm_start
 from model.settings import TrainerSettings
-from preprocessing import checkpoint, features
+from preprocessing import checkpoint, features, windows
 
 
 def _dataset(fn_args: tfx.components.FnArgs, files, tf_transform_output, settings: TrainerSettings,
@@ -26,6 +26,10 @@ def _dataset(fn_args: tfx.components.FnArgs, files, tf_transform_output, setting
         tfxio.TensorFlowDatasetOptions(batch_size=settings.batch_size, label_key=features.LABEL_ID,
                                        shuffle=training, shuffle_seed=settings.seed),
         tf_transform_output.transformed_metadata.schema)
+    if settings.window_aggregation:  # long texts: each window is an example, with its text's label
+        dataset = dataset.map(lambda x, y: _label_each_window(x, y, settings.max_seq_length))
+        if not training:
+            dataset = dataset.unbatch().batch(settings.batch_size)
     if training:  # one batch per update: accumulation cuts it into micro-batches of batch_size
         dataset = batch_by_length(dataset, settings.batch_size * settings.gradient_accumulation_steps)
     # Workers split the batches, not the files: Transform writes few files, fewer than workers at times.
@@ -33,6 +37,11 @@ def _dataset(fn_args: tfx.components.FnArgs, files, tf_transform_output, setting
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return dataset.map(lambda x, y: (keras_classifier.trim_padding(x), y),
                        num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE).with_options(options)
+
+
+def _label_each_window(x, y, max_seq_length: int):
+    windows_of_texts, text = windows.from_per_text(x, max_seq_length)
+    return windows_of_texts, tf.gather(y, text)
 
 
 def batch_by_length(dataset: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:
@@ -46,20 +55,26 @@ def batch_by_length(dataset: tf.data.Dataset, batch_size: int) -> tf.data.Datase
         drop_remainder=True)
 
 
-def _count_examples(files) -> int:
-    return int(tf.data.TFRecordDataset(tf.io.gfile.glob(files), compression_type="GZIP")
-               .reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
+def _count_examples(files, settings: TrainerSettings) -> int:
+    """Training examples in the files: texts, or with long texts the windows of each."""
+    records = tf.data.TFRecordDataset(tf.io.gfile.glob(files), compression_type="GZIP")
+    if not settings.window_aggregation:
+        return int(records.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
+    spec = {features.ATTENTION_MASK: tf.io.VarLenFeature(tf.int64)}
+    return int(records.map(lambda r: tf.size(tf.io.parse_single_example(r, spec)[features.ATTENTION_MASK].values,
+                                             out_type=tf.int64) // settings.max_seq_length)
+               .reduce(tf.constant(0, tf.int64), lambda n, windows_of_text: n + windows_of_text))
 
 
 def _train_steps(fn_args: tfx.components.FnArgs, settings: TrainerSettings) -> int:
     if fn_args.train_steps:
         return fn_args.train_steps
     examples_per_update = settings.batch_size * settings.gradient_accumulation_steps
-    return settings.epochs * math.ceil(_count_examples(fn_args.train_files) / examples_per_update)
+    return settings.epochs * math.ceil(_count_examples(fn_args.train_files, settings) / examples_per_update)
 
 
 def _eval_steps(fn_args: tfx.components.FnArgs, settings: TrainerSettings) -> int:
-    return fn_args.eval_steps or math.ceil(_count_examples(fn_args.eval_files) / settings.batch_size)
+    return fn_args.eval_steps or math.ceil(_count_examples(fn_args.eval_files, settings) / settings.batch_size)
 
 
 class _ProgressLog(tf_keras.callbacks.Callback):
@@ -118,6 +133,10 @@ def compile_for_training(classifier, settings: TrainerSettings, train_steps: int
                       loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       metrics=[tf_keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
                       jit_compile=jit_compile)
+    # The optimizer's slots now, not in the first train step: a tf.function that creates variables is traced
+    # twice (with, then without, creating them), and a BERT train step takes ~12 s to trace here. The same
+    # call apply_gradients makes (the legacy optimizer's); the trained weights are the same bits.
+    optimizer._create_all_weights(trainable.trainable_variables)  # noqa: SLF001
     return trainable
 
 
@@ -127,7 +146,6 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     tf_keras.utils.set_random_seed(settings.seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     class_names = [c.decode() for c in tf_transform_output.vocabulary_by_name(features.LABEL_VOCABULARY)]
-    max_seq_length = tf_transform_output.transformed_feature_spec()[features.INPUT_IDS].shape[0]
     train_steps, eval_steps = _train_steps(fn_args, settings), _eval_steps(fn_args, settings)
 
     strategy = distribution.choose_strategy(settings.strategy)
@@ -159,7 +177,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     exported = export.ExportModule(classifier, tf_transform_output.transform_features_layer(), class_names,
                                    tf_transform_output.raw_feature_spec(),
                                    settings.text_columns, settings.label_column, settings.serving_sub_batch_size,
-                                   settings.serving_encoder_branches)
+                                   settings.serving_encoder_branches, settings.window_aggregation,
+                                   settings.max_seq_length)
     if not distribution.is_chief(strategy):
         # Every worker saves, so that they stay in step, but into scratch space: the model is the chief's.
         # TFX then checks that the model exists, so a worker returns once the chief has written it.
@@ -171,7 +190,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     export.write_hyperparameters(fn_args.serving_model_dir, {
         **settings.to_custom_config(), "train_steps": train_steps,
         "steps_trained": int(trainable.optimizer.iterations.numpy()),
-        "max_seq_length": max_seq_length, "class_names": class_names, "precision_policy": precision,
+        "class_names": class_names, "precision_policy": precision,
         "strategy": distribution.name(strategy), "replicas": strategy.num_replicas_in_sync,
         "weights_sha256": weights, "warm_started_from": base_model, **parameters, **lora_merge})
 

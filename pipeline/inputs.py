@@ -10,7 +10,8 @@ from contracts.errors import InputError, UnsupportedCheckpointError
 from preprocessing.checkpoint import WEIGHT_FILES, check_config
 
 
-def check_checkpoint(checkpoint_dir: str) -> None:
+def check_checkpoint(checkpoint_dir: str, max_seq_length: int = 0) -> None:
+    """max_seq_length: the configured one, which the checkpoint's position embeddings must cover."""
     if not os.path.isdir(checkpoint_dir):
         raise InputError(f"checkpoint directory {checkpoint_dir} does not exist: pass --checkpoint with a local "
                          "Hugging Face BERT checkpoint (config.json, vocab.txt, model.safetensors)")
@@ -27,6 +28,11 @@ def check_checkpoint(checkpoint_dir: str) -> None:
     except UnsupportedCheckpointError as e:
         raise InputError(f"checkpoint {checkpoint_dir}: {e}: use a BERT checkpoint with GELU or ReLU and absolute "
                          "positions") from None
+    positions = config.get("max_position_embeddings", 512)
+    if max_seq_length > positions:
+        raise InputError(f"--max-seq-length {max_seq_length} is more than the {positions} positions of checkpoint "
+                         f"{checkpoint_dir}: use at most {positions}, and --long-text chunk to read longer texts "
+                         "whole")
     vocab_size = config.get("vocab_size")
     with open(os.path.join(checkpoint_dir, "vocab.txt"), encoding="utf-8") as f:
         vocab_lines = sum(1 for _ in f)

@@ -32,6 +32,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from contracts.errors import UnsupportedCheckpointError
+from preprocessing import windows
 
 # What the reference normalizer + pre-tokenizer does to one code point.
 DELETE, IDENTITY, ISOLATE, SPACE, EXPLICIT = range(5)
@@ -216,11 +217,15 @@ class BertGraphTokenizer(tf.Module):
         pieces = tf.gather(self._replacements, row)
         own = tf.repeat(flat, pieces.row_lengths())
         pieces = pieces.with_flat_values(tf.where(pieces.flat_values < 0, own, pieces.flat_values))
-        per_text = tf.RaggedTensor.from_row_splits(pieces, code_points.row_splits).merge_dims(1, 2)
+        per_text = tf.RaggedTensor.from_row_splits(pieces, code_points.row_splits, validate=False).merge_dims(1, 2)
         return tf.strings.unicode_encode(per_text, "UTF-8")
 
     def words(self, texts: tf.Tensor) -> tf.RaggedTensor:
-        words = tf.strings.split(self.normalize(texts))
+        # On the flat words: a tf.where on the ragged tensor would broadcast the [UNK] scalar through ragged
+        # shapes, ~1,000 more graph ops to trace, save and load in every Transform, Trainer and server.
+        return tf.ragged.map_flat_values(self._unknown_if_too_long, tf.strings.split(self.normalize(texts)))
+
+    def _unknown_if_too_long(self, words: tf.Tensor) -> tf.Tensor:
         too_long = tf.strings.length(words, unit="UTF8_CHAR") > self._spec.max_chars_per_word
         return tf.where(too_long, self._spec.unk_token, words)
 
@@ -239,18 +244,57 @@ class BertGraphTokenizer(tf.Module):
         keep_first, keep_second = longest_first(first.row_lengths(), second.row_lengths(), max_seq_length - 3)
         return self._model_inputs([_head(first, keep_first), _head(second, keep_second)], max_seq_length)
 
+    def encode_windows(self, texts: tf.Tensor, max_seq_length: int,
+                       stride: int) -> Tuple[Dict[str, tf.Tensor], tf.Tensor]:
+        """A long text as overlapping windows, each [CLS] piece [SEP] and padded, as the reference splits it
+        (return_overflowing_tokens=True, stride): windows of max_seq_length - 2 word pieces, each starting
+        that many minus `stride` after the one before, until one reaches the text's end. Returns the windows
+        ([windows, max_seq_length] each, the texts' in order) and the number of windows of each text."""
+        tokens = self.tokenize(texts)
+        lengths = tokens.row_lengths()
+        counts = windows.count(lengths, max_seq_length, stride)
+        text = tf.repeat(tf.range(tf.size(counts, out_type=tf.int64)), counts)
+        start = tf.ragged.range(counts).flat_values * windows.step(max_seq_length, stride)
+        size = tf.minimum(tf.gather(lengths, text) - start, max_seq_length - 2)
+        offsets = tf.repeat(tf.gather(tokens.row_starts(), text) + start, size)
+        flat = tf.gather(tokens.flat_values, offsets + tf.ragged.range(size).flat_values)
+        pieces = tf.RaggedTensor.from_row_lengths(flat, size, validate=False)
+        return self._model_inputs([pieces], max_seq_length), counts
+
     def _model_inputs(self, segments: List[tf.RaggedTensor], max_seq_length: int) -> Dict[str, tf.Tensor]:
-        """[CLS] segment [SEP] (segment [SEP])..., the i-th segment and its [SEP] of token type i, padded."""
-        column = lambda token_id: tf.fill(tf.stack([segments[0].nrows(), 1]), tf.constant(token_id, tf.int64))
-        pieces, types = [column(self._spec.cls_id)], [column(0)]
+        """[CLS] segment [SEP] (segment [SEP])..., the i-th segment and its [SEP] of token type i, padded.
+
+        Each piece is scattered to its place in the padded tensors: concatenating ragged rows costs ~150
+        graph ops per tensor, traced in Transform, saved, loaded and run by every request."""
+        rows = segments[0].nrows()
+        every_row = tf.range(rows)
+        filled = tf.zeros([rows], tf.int64)  # per row: the tokens placed so far
+        indices, ids, types = [], [], []
+
+        def place(row, position, values, token_type):
+            indices.append(tf.stack([row, position], axis=1))
+            ids.append(values)
+            types.append(tf.fill(tf.shape(row), tf.constant(token_type, tf.int64)))
+
+        place(every_row, filled, tf.fill([rows], tf.constant(self._spec.cls_id, tf.int64)), 0)
+        filled += 1
         for token_type, segment in enumerate(segments):
-            pieces += [segment, column(self._spec.sep_id)]
-            types += [tf.ones_like(segment) * token_type, column(token_type)]
-        ids = tf.concat(pieces, axis=1)
+            row = segment.value_rowids()
+            start = tf.gather(filled - segment.row_starts(), row)  # the row's place minus its flat start
+            place(row, start + tf.range(tf.size(row, out_type=tf.int64)), segment.flat_values, token_type)
+            filled += segment.row_lengths()
+            place(every_row, filled, tf.fill([rows], tf.constant(self._spec.sep_id, tf.int64)), token_type)
+            filled += 1
+        indices, shape = tf.concat(indices, 0), tf.stack([rows, max_seq_length])
+
+        def padded(base, values):
+            return tf.ensure_shape(tf.tensor_scatter_nd_update(base, indices, tf.concat(values, 0)),
+                                   [None, max_seq_length])
+
         return {
-            "input_ids": ids.to_tensor(self._spec.pad_id, shape=[None, max_seq_length]),
-            "attention_mask": tf.ones_like(ids).to_tensor(0, shape=[None, max_seq_length]),
-            "token_type_ids": tf.concat(types, axis=1).to_tensor(0, shape=[None, max_seq_length]),
+            "input_ids": padded(tf.fill(shape, tf.constant(self._spec.pad_id, tf.int64)), ids),
+            "attention_mask": tf.cast(tf.range(max_seq_length, dtype=tf.int64) < filled[:, None], tf.int64),
+            "token_type_ids": padded(tf.zeros(shape, tf.int64), types),
         }
 
 
@@ -273,5 +317,8 @@ def longest_first(first: tf.Tensor, second: tf.Tensor, budget: int) -> Tuple[tf.
 
 
 def _head(ids: tf.RaggedTensor, keep: tf.Tensor) -> tf.RaggedTensor:
-    """Each row's first keep[i] ids."""
-    return tf.ragged.boolean_mask(ids, tf.ragged.range(ids.row_lengths()) < tf.expand_dims(keep, 1))
+    """Each row's first keep[i] ids (computed on the flat ids: ragged broadcasting is many more graph ops)."""
+    lengths = ids.row_lengths()
+    position = tf.ragged.range(lengths).flat_values
+    kept = tf.boolean_mask(ids.flat_values, position < tf.repeat(keep, lengths))
+    return tf.RaggedTensor.from_row_lengths(kept, tf.minimum(lengths, keep), validate=False)

@@ -14,6 +14,7 @@ from ml_metadata.proto import metadata_store_pb2
 
 from contracts import names
 from contracts.text_columns import TextColumns
+from preprocessing import windows
 from reports import run_outputs
 
 TOKEN_SAMPLE = 50_000  # texts per split the token statistics read; the first ones, in file order
@@ -122,9 +123,11 @@ def wordpiece_tokenizer(checkpoint_dir: str):
     return tokenize.BertGraphTokenizer(spec), unk_id
 
 
-def token_statistics(texts: Dict[str, List[str]], tokenizer, unk_id: int, max_seq_length: int) -> Dict[str, Any]:
+def token_statistics(texts: Dict[str, List[str]], tokenizer, unk_id: int, max_seq_length: int,
+                     chunk_stride: Optional[int] = None) -> Dict[str, Any]:
     """Word pieces per example ({column: texts}: a text, or a pair's two) as the Transform graph's tokenizer
-    counts them, before truncation, [CLS] and each text's [SEP] included."""
+    counts them, before truncation, [CLS] and each text's [SEP] included; chunk_stride: with --long-text
+    chunk, also the windows per text (preprocessing/windows.py)."""
     count = len(next(iter(texts.values())))
     lengths, unknown, pieces = np.full(count, 1 + len(texts)), 0, 0
     for column_texts in texts.values():
@@ -136,7 +139,15 @@ def token_statistics(texts: Dict[str, List[str]], tokenizer, unk_id: int, max_se
     return {"texts": count, "lengths": lengths.tolist(), "mean": float(lengths.mean()),
             "p95": float(np.percentile(lengths, 95)), "max": int(lengths.max()),
             "truncated": float((lengths > max_seq_length).mean()), "max_seq_length": max_seq_length,
-            "unk_rate": unknown / max(pieces, 1)}
+            "unk_rate": unknown / max(pieces, 1), **_window_statistics(lengths - 2, max_seq_length, chunk_stride)}
+
+
+def _window_statistics(pieces: np.ndarray, max_seq_length: int, chunk_stride: Optional[int]) -> Dict[str, Any]:
+    if chunk_stride is None:
+        return {}
+    counts = windows.count(tf.constant(pieces, tf.int64), max_seq_length, chunk_stride).numpy()
+    return {"windows": {"mean": float(counts.mean()), "max": int(counts.max()),
+                        "more_than_one": float((counts > 1).mean()), "stride": chunk_stride}}
 
 
 def data_section(outputs: run_outputs.RunOutputs, settings: Dict[str, Any]) -> Optional[Dict[str, Any]]:
@@ -154,7 +165,9 @@ def data_section(outputs: run_outputs.RunOutputs, settings: Dict[str, Any]) -> O
         splits[split] = {"examples": int(stats.num_examples), "features": feature_rows(stats),
                          "labels": label_counts(stats, settings["label_column"])}
         texts = read_texts(split_uris(examples)[split], text_columns(settings), TOKEN_SAMPLE)
-        splits[split]["tokens"] = token_statistics(texts, tokenizer, unk_id, settings["max_seq_length"])
+        splits[split]["tokens"] = token_statistics(
+            texts, tokenizer, unk_id, settings["max_seq_length"],
+            settings["chunk_stride"] if settings.get("long_text") == "chunk" else None)
     return {"examples_uri": examples.uri, "splits": splits,
             "anomalies": anomalies_by_split(outputs.get(names.EXAMPLE_VALIDATOR, {}).get(names.ANOMALIES))}
 

@@ -62,7 +62,8 @@ def _settings(record: Optional[Dict[str, Any]]) -> Dict[str, Any]:
     config = record["config"]
     return {"text_column": config["text_column"], "text_pair_column": config.get("text_pair_column", ""),
             "label_column": config["label_column"],
-            "checkpoint_dir": config["checkpoint"], "max_seq_length": config["max_seq_length"]}
+            "checkpoint_dir": config["checkpoint"], "max_seq_length": config["max_seq_length"],
+            "long_text": config.get("long_text", "truncate"), "chunk_stride": config.get("chunk_stride", 0)}
 
 
 def _execution_property(executions_by_component: Dict[str, Any], component: str, name: str) -> Any:

@@ -31,6 +31,19 @@ def run_cli(outputs, *flags, runner="beam_runner.py"):
                            *flags], cwd=configs.PROJECT_DIR, capture_output=True, text=True, timeout=1800)
 
 
+def run_refused(tmp_path, capsys, *flags):
+    """Runs the CLI in-process; returns the one error line (without "error: ") after asserting exit 2 and
+    that nothing was written."""
+    from pipeline import cli
+
+    outputs = tmp_path / "outputs"
+    code = cli.main([*flags, "--outputs-dir", str(outputs)])
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
+    assert code == cli.EXIT_BAD_INPUT and len(errors) == 1
+    assert not outputs.exists()  # nothing written, let alone pushed
+    return errors[0][len("error: "):]
+
+
 def summary(stdout):
     return dict(line.split(": ", 1) for line in stdout.splitlines() if ": " in line)
 

@@ -6,7 +6,8 @@ tests read; a test reads it through the fixture of the job's name.
 
 Each job is described where its tests are: the first run in tests/test_pipeline_e2e.py, the trainings in
 tests/test_distributed_training.py and tests/test_lora_training.py, the killed runs in tests/test_faults.py,
-the sentence pairs in tests/test_sentence_pairs.py, the spans in tests/span_runs.py.
+the sentence pairs in tests/test_sentence_pairs.py, the long documents in tests/test_long_documents.py, the
+spans in tests/span_runs.py.
 """
 import glob
 import json
@@ -121,6 +122,21 @@ def sentence_pair_run(root, jobs):
     return root, result
 
 
+def long_document_run(root, jobs):
+    """Long documents read whole (--long-text chunk) through the whole pipeline, on documents of 2 to 5
+    tweets labelled by the last one (tests/long_document_data.py), in windows of 32 word pieces: (root, the
+    CLI's result). Like the pair run's, 50 steps make a weak model: the majority check is off."""
+    from long_document_data import CHUNK_STRIDE, MAX_SEQ_LENGTH, ROWS, write_documents
+
+    data = root / "documents.csv"
+    write_documents(data, defaults.read_corpus(), ROWS, seed=2)
+    result = run_cli(root / "outputs", "--data", str(data), "--long-text", "chunk", "--max-seq-length",
+                     str(MAX_SEQ_LENGTH), "--chunk-stride", str(CHUNK_STRIDE), "--train-steps", str(STEPS),
+                     "--accuracy-floor", "0.3", "--majority-margin", "-1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root, result
+
+
 def span_runs(root, jobs):
     """Three spans and a re-run through the pipeline (tests/span_runs.py)."""
     from span_runs import play_spans
@@ -130,5 +146,5 @@ def span_runs(root, jobs):
 
 # In the order they start, which is also the order of the test modules that read them (conftest.py).
 JOBS = {job.__name__: job for job in (first_run, trainings, lora_training, killed_then_completed, sentence_pair_run,
-                                      span_runs)}
+                                      long_document_run, span_runs)}
 DEPENDS_ON = {"trainings": ("first_run",), "lora_training": ("first_run", "trainings")}

@@ -11,7 +11,9 @@ import tensorflow as tf
 
 from contracts import raw_csv
 from contracts.errors import InputError
-from pipeline import cli, configs, defaults, inputs
+from pipeline import configs, defaults, inputs
+
+from pipeline_runs import run_refused
 
 LABELS = defaults.CORPUS_LABELS
 HEADER_ONLY = "text,label\n"
@@ -66,16 +68,6 @@ BAD_CSV = [
 def write(path, content):
     path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
     return str(path)
-
-
-def run_refused(tmp_path, capsys, *flags):
-    """Runs the CLI in-process; returns the one error line after asserting exit 2 and no outputs."""
-    outputs = tmp_path / "outputs"
-    code = cli.main([*flags, "--outputs-dir", str(outputs)])
-    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
-    assert code == cli.EXIT_BAD_INPUT and len(errors) == 1
-    assert not outputs.exists()  # nothing written, let alone pushed
-    return errors[0][len("error: "):]
 
 
 @pytest.mark.parametrize("content, message", [case[1:] for case in BAD_CSV], ids=[case[0] for case in BAD_CSV])

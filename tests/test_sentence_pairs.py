@@ -19,7 +19,7 @@ from pipeline import cli
 from serving import predict, warmup
 
 from pair_data import DROP_ROWS
-from pipeline_runs import run_artifacts, summary
+from pipeline_runs import run_artifacts, run_refused, summary
 
 MAX_SEQ_LENGTH = 64  # the run's (the default)
 PROBABILITY_TOLERANCE = 1e-6  # the predict CLI rounds to 6 decimals
@@ -142,30 +142,23 @@ def test_the_predict_cli_takes_pairs_and_refuses_a_text_alone(pushed, model, tmp
                                        "(--text-pair, or --text-pair-column for a CSV or JSONL input)\n")
 
 
-def _refused(tmp_path, capsys, *flags):
-    code = cli.main([*flags, "--outputs-dir", str(tmp_path / "outputs")])
-    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
-    assert code == cli.EXIT_BAD_INPUT and len(errors) == 1 and not (tmp_path / "outputs").exists()
-    return errors[0]
-
-
 def test_pair_inputs_without_the_second_text_are_refused_before_anything_runs(tmp_path, capsys):
     data = tmp_path / "pairs.csv"
     data.write_text("text,text_pair,label\nlate again,best crew ever,positive\nfine, ,neutral\n", encoding="utf-8")
-    assert _refused(tmp_path, capsys, "--data", str(data), "--text-pair-column", "text_pair") == (
-        f"error: schema {cli.configs.DEFAULT_SCHEMA} has no feature 'text_pair': regenerate it for this data with "
+    assert run_refused(tmp_path, capsys, "--data", str(data), "--text-pair-column", "text_pair") == (
+        f"schema {cli.configs.DEFAULT_SCHEMA} has no feature 'text_pair': regenerate it for this data with "
         "`make schema` (ARGS=\"--text-pair-column ...\" for a sentence pair)")
     schema = tmp_path / "schema.pbtxt"
     schema.write_text(open(cli.configs.DEFAULT_SCHEMA).read() + 'feature { name: "text_pair" type: BYTES }\n')
     flags = ["--schema", str(schema), "--text-pair-column"]
-    assert _refused(tmp_path, capsys, "--data", str(data), *flags, "text_pair") == (
-        f"error: {data}, line 3: empty text in column 'text_pair': fill it or drop the row")
-    assert _refused(tmp_path, capsys, "--data", str(data), *flags, "question2") == (
-        f"error: schema {schema} has no feature 'question2': regenerate it for this data with `make schema` "
+    assert run_refused(tmp_path, capsys, "--data", str(data), *flags, "text_pair") == (
+        f"{data}, line 3: empty text in column 'text_pair': fill it or drop the row")
+    assert run_refused(tmp_path, capsys, "--data", str(data), *flags, "question2") == (
+        f"schema {schema} has no feature 'question2': regenerate it for this data with `make schema` "
         "(ARGS=\"--text-pair-column ...\" for a sentence pair)")
     schema.write_text(schema.read_text() + 'feature { name: "question2" type: BYTES }\n')
-    assert _refused(tmp_path, capsys, "--data", str(data), *flags, "question2") == (
-        f"error: {data}: no column 'question2' in the header ['text', 'text_pair', 'label']: rename the column or "
+    assert run_refused(tmp_path, capsys, "--data", str(data), *flags, "question2") == (
+        f"{data}: no column 'question2' in the header ['text', 'text_pair', 'label']: rename the column or "
         "pass --text-pair-column")
-    assert _refused(tmp_path, capsys, "--data", str(data), *flags, "text") == (
-        "error: --text-pair-column 'text': name a column other than --text-column and --label-column")
+    assert run_refused(tmp_path, capsys, "--data", str(data), *flags, "text") == (
+        "--text-pair-column 'text': name a column other than --text-column and --label-column")

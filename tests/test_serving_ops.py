@@ -17,9 +17,10 @@ class _Module(tf.Module):
 
 class _Encoders(_Module):
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string)] * 2)
-    def __call__(self, text, pair):  # the model inputs of single texts and of sentence pairs
+    def __call__(self, text, pair):  # the model inputs of single texts, sentence pairs and long texts' windows
         return {"single": self.tokenizer.encode(text, 16)["input_ids"],
-                "pair": self.tokenizer.encode_pair(text, pair, 16)["token_type_ids"]}
+                "pair": self.tokenizer.encode_pair(text, pair, 16)["token_type_ids"],
+                "windows": self.tokenizer.encode_windows(text, 16, 4)[0]["attention_mask"]}
 
 
 def export(tmp_path, tokenizer, module=_Module):
@@ -36,7 +37,7 @@ def test_graph_tokenizer_uses_only_servable_ops(tmp_path, wordpiece_spec):
     assert serving_ops.unservable_ops(path) == set()
 
 
-def test_single_and_pair_encodings_use_only_servable_ops(tmp_path, wordpiece_spec):
+def test_single_pair_and_window_encodings_use_only_servable_ops(tmp_path, wordpiece_spec):
     from preprocessing import tokenize
 
     path = export(tmp_path, tokenize.BertGraphTokenizer(wordpiece_spec), _Encoders)

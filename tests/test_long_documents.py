@@ -1,0 +1,145 @@
+"""Long documents read whole (--long-text chunk), on the shared long-document run (tests/shared_runs.py; its
+data, made from the corpus: tests/long_document_data.py): the graph cuts a text into the windows the
+checkpoint's tokenizer makes with return_overflowing_tokens; training labels each window with its text's
+label; the pushed model's serving_default keeps its contract and reads the end of a text; the report
+counts windows per text; settings no window can honour are refused before anything runs."""
+import glob
+import os
+import re
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_text  # noqa: F401 (registers the tokenizer's ops, which loading the model needs)
+
+from contracts import names
+from model import training
+from pipeline import configs
+from preprocessing import features, tokenize, windows
+from reports import run_report
+
+from long_document_data import CHUNK_STRIDE, MAX_SEQ_LENGTH, documents
+from pipeline_runs import run_artifacts, run_name, run_refused, summary
+
+WINDOW_SETTINGS = [(MAX_SEQ_LENGTH, CHUNK_STRIDE), (16, 0), (16, 13), (64, 16), (3, 0)]
+
+
+def _reference_windows(reference_tokenizer, texts, max_seq_length, stride):
+    return reference_tokenizer(texts, truncation=True, max_length=max_seq_length, stride=stride,
+                               return_overflowing_tokens=True, padding="max_length")
+
+
+@pytest.mark.parametrize("max_seq_length, stride", WINDOW_SETTINGS)
+def test_windows_are_the_reference_tokenizers_overflowing_windows(wordpiece_spec, reference_tokenizer, corpus,
+                                                                  max_seq_length, stride):
+    texts = [text for text, _ in documents(corpus, 300, seed=5)] + ["", "a", "word " * 200]
+    tokenizer = tokenize.BertGraphTokenizer(wordpiece_spec)
+    got, counts = tokenizer.encode_windows(tf.constant(texts), max_seq_length, stride)
+    expected = _reference_windows(reference_tokenizer, texts, max_seq_length, stride)
+    assert np.repeat(np.arange(len(texts)), counts.numpy()).tolist() == expected["overflow_to_sample_mapping"]
+    assert counts.numpy().max() > 2
+    for name in features.MODEL_INPUTS:
+        np.testing.assert_array_equal(got[name].numpy(), np.array(expected[name]), err_msg=name)
+    pieces = [len(ids) for ids in reference_tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    assert windows.count(tf.constant(pieces, tf.int64), max_seq_length, stride).numpy().tolist() == (
+        counts.numpy().tolist())
+
+
+def test_training_labels_each_window_with_its_texts_label():
+    rows = [[1, 2, 3, 4, 5, 6], [7, 8, 9], [10, 11, 12, 13, 14, 15, 16, 17, 18]]  # windows of 3: 2, 1, 3
+    per_text = {name: tf.RaggedTensor.from_row_lengths(
+        tf.constant(sum(rows, []), tf.int64) * (i + 1), [len(r) for r in rows]).to_sparse()
+        for i, name in enumerate(features.MODEL_INPUTS)}
+    x, y = training._label_each_window(per_text, tf.constant([0, 2, 1], tf.int64), max_seq_length=3)
+    assert y.numpy().tolist() == [0, 0, 2, 1, 1, 1]
+    assert x[features.INPUT_IDS].numpy().tolist() == [[1, 2, 3], [4, 5, 6], [7, 8, 9], [10, 11, 12], [13, 14, 15],
+                                                      [16, 17, 18]]
+    assert x[features.TOKEN_TYPE_IDS].numpy()[-1].tolist() == [48, 51, 54]
+
+
+@pytest.fixture(scope="module")
+def model(long_document_run):
+    return tf.saved_model.load(summary(long_document_run[1].stdout)["pushed"])
+
+
+@pytest.fixture(scope="module")
+def eval_documents(long_document_run):
+    """The texts of the run's eval split."""
+    root, result = long_document_run
+    examples = run_artifacts(root / "outputs", run_name(result.stdout))[names.CSV_EXAMPLE_GEN][names.EXAMPLES]
+    files = glob.glob(os.path.join(examples.uri, "Split-eval", "*"))
+    texts = [tf.train.Example.FromString(record.numpy()).features.feature["text"].bytes_list.value[0].decode()
+             for record in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+    assert len(texts) > 40
+    return texts
+
+
+def test_the_served_graph_cuts_documents_into_the_reference_windows(model, eval_documents, reference_tokenizer):
+    examples = tf.constant([tf.train.Example(features=tf.train.Features(feature={
+        "text": tf.train.Feature(bytes_list=tf.train.BytesList(value=[text.encode()])),
+        "label": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"neutral"]))})).SerializeToString()
+        for text in eval_documents])
+    transformed = model.signatures[names.TRANSFORM_FEATURES](examples=examples)
+    got, text = windows.from_per_text({name: transformed[name] for name in features.MODEL_INPUTS}, MAX_SEQ_LENGTH)
+    expected = _reference_windows(reference_tokenizer, eval_documents, MAX_SEQ_LENGTH, CHUNK_STRIDE)
+    assert text.numpy().tolist() == expected["overflow_to_sample_mapping"]
+    assert np.mean(np.bincount(text.numpy()) > 1) > 0.8  # most documents take several windows
+    for name in features.MODEL_INPUTS:
+        np.testing.assert_array_equal(got[name].numpy(), np.array(expected[name]), err_msg=name)
+
+
+def _last_window_variant(reference_tokenizer, text):
+    """The text with its last word changed, so that only its last window differs, or None."""
+    variant = text.rsplit(" ", 1)[0] + " awful awful awful"
+    before, after = (_reference_windows(reference_tokenizer, [t], MAX_SEQ_LENGTH, CHUNK_STRIDE)["input_ids"]
+                     for t in (text, variant))
+    if len(before) < 3 or len(before) != len(after) or before[:-1] != after[:-1] or before[-1] == after[-1]:
+        return None
+    return variant
+
+
+def test_the_answer_reads_the_end_of_a_long_document(model, eval_documents, reference_tokenizer):
+    pairs = [(text, variant) for text in eval_documents
+             if (variant := _last_window_variant(reference_tokenizer, text)) is not None][:20]
+    assert len(pairs) >= 10
+    serve = model.signatures[names.SERVING_DEFAULT]
+    before = serve(text=tf.constant([text for text, _ in pairs]))
+    after = serve(text=tf.constant([variant for _, variant in pairs]))
+    assert set(before) == {names.PROBABILITIES, names.LABEL, names.CLASS_ID}
+    assert before[names.PROBABILITIES].shape == (len(pairs), 3)
+    np.testing.assert_allclose(before[names.PROBABILITIES].numpy().sum(axis=1), 1.0, atol=1e-5)
+    moved = np.abs(before[names.PROBABILITIES].numpy() - after[names.PROBABILITIES].numpy()).max(axis=1)
+    assert (moved > 1e-4).all(), moved
+    # One text at a time answers what the batch answered: a text's windows are combined with its own only.
+    alone = serve(text=tf.constant([pairs[3][0]]))[names.PROBABILITIES].numpy()[0]
+    np.testing.assert_allclose(alone, before[names.PROBABILITIES].numpy()[3], atol=1e-5)
+
+
+def test_the_report_counts_windows_per_text_and_the_card_says_so(long_document_run, eval_documents,
+                                                                 reference_tokenizer):
+    root, result = long_document_run
+    facts = run_report.gather(configs.PipelineConfig(outputs_dir=str(root / "outputs")), run_name(result.stdout))
+    counts = np.bincount(_reference_windows(reference_tokenizer, eval_documents, MAX_SEQ_LENGTH,
+                                            CHUNK_STRIDE)["overflow_to_sample_mapping"])
+    shown = facts["data"]["splits"]["eval"]["tokens"]["windows"]
+    assert shown["stride"] == CHUNK_STRIDE and shown["max"] == counts.max()
+    assert shown["mean"] == pytest.approx(counts.mean())
+    assert shown["more_than_one"] == pytest.approx(np.mean(counts > 1))
+    report = open(re.search(r"^report: (.+)$", result.stdout, re.M).group(1), encoding="utf-8").read()
+    assert f"windows of {MAX_SEQ_LENGTH} per text" in report
+    card = open(os.path.join(summary(result.stdout)["pushed"], "model_card.md"), encoding="utf-8").read()
+    assert (f"texts longer than {MAX_SEQ_LENGTH} word pieces ([CLS] and [SEP] included) are read whole, in "
+            "overlapping windows of that length, whose logits are combined by their mean") in card
+
+
+def test_settings_no_window_can_honour_are_refused_before_anything_runs(tmp_path, capsys, checkpoint_dir):
+    assert run_refused(tmp_path, capsys, "--long-text", "chunk", "--text-pair-column", "text_pair") == (
+        "--long-text chunk windows one text; a sentence pair (--text-pair-column) is cut by longest_first: "
+        "use --long-text truncate")
+    assert run_refused(tmp_path, capsys, "--long-text", "chunk", "--max-seq-length", "32",
+                       "--chunk-stride", "30") == (
+        "--chunk-stride 30: must be at least 0 and less than --max-seq-length - 2 (30), so that each window "
+        "moves on")
+    assert run_refused(tmp_path, capsys, "--max-seq-length", "513") == (
+        f"--max-seq-length 513 is more than the 512 positions of checkpoint {checkpoint_dir}: use at most "
+        "512, and --long-text chunk to read longer texts whole")
