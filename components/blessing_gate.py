@@ -20,23 +20,25 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import path_utils
 
-from components.blessing import Decision, Rule, decide
+from components.blessing import Decision, Rule, decide, decide_multi_label
 from contracts import layout, names
+from contracts.raw_data import split_labels
 from contracts.text_columns import TextColumns
 
 _BATCH = 256
 
 
 def eval_examples(examples: standard_artifacts.Examples, columns: TextColumns, label_column: str
-                  ) -> Tuple[Dict[str, List[str]], List[str]]:
-    """The eval split's texts ({column: texts}) and their labels, in file order."""
+                  ) -> Tuple[Dict[str, List[str]], List[List[str]]]:
+    """The eval split's texts ({column: texts}) and each one's labels (one, or a multi-label text's several),
+    in file order."""
     files = tf.io.gfile.glob(os.path.join(artifact_utils.get_split_uri([examples], names.EVAL_SPLIT), "*"))
     texts, labels = {column: [] for column in columns.columns}, []
     for record in tf.data.TFRecordDataset(sorted(files), compression_type="GZIP"):
         feature = tf.train.Example.FromString(record.numpy()).features.feature
         for column, values in texts.items():
             values.append(feature[column].bytes_list.value[0].decode("utf-8"))
-        labels.append(feature[label_column].bytes_list.value[0].decode("utf-8"))
+        labels.append([label.decode("utf-8") for label in feature[label_column].bytes_list.value])
     return texts, labels
 
 
@@ -75,12 +77,20 @@ def BlessingGate(examples: InputArtifact[standard_artifacts.Examples],
                  blessing: OutputArtifact[standard_artifacts.ModelBlessing],
                  rule: Parameter[str],
                  text_column: Parameter[str], text_pair_column: Parameter[str], label_column: Parameter[str],
+                 label_separator: Parameter[str] = "",
                  baseline_model: InputArtifact[standard_artifacts.Model] = None) -> None:
     """rule: components/blessing.py's Rule as JSON (pipeline/configs.py, blessing_rule); text_pair_column:
-    a sentence pair's second column, or empty."""
+    a sentence pair's second column, or empty; label_separator: a multi-label model's, which joins the labels
+    it answers, or empty."""
     columns = TextColumns(text_column, text_pair_column)
     texts, labels = eval_examples(examples, columns, label_column)
-    decision = decide(labels, answers(model, texts, columns),
-                      answers(baseline_model, texts, columns) if baseline_model else None, Rule(**json.loads(rule)))
+    candidate = answers(model, texts, columns)
+    baseline = answers(baseline_model, texts, columns) if baseline_model else None
+    if label_separator:  # the answers' labels, as the eval texts' labels: one list per text
+        candidate, baseline = ([split_labels(answer, label_separator) for answer in answered]
+                               if answered is not None else None for answered in (candidate, baseline))
+        decision = decide_multi_label(labels, candidate, baseline, Rule(**json.loads(rule)))
+    else:
+        decision = decide([label for label, in labels], candidate, baseline, Rule(**json.loads(rule)))
     _record(blessing, decision, model, baseline_model)
     logging.info("Blessing: %s", decision.reason)

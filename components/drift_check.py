@@ -25,16 +25,17 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types import standard_artifacts
 
 from contracts.errors import DataDriftError
-from contracts.raw_data import BYTE_ORDER_MARK, span_patterns
+from contracts.raw_data import BYTE_ORDER_MARK, span_patterns, split_labels
 from preprocessing import checkpoint, tokenize
 
 TOKEN_LENGTH = "token_length"
 _BATCH = 1024
 
 
-def read_span(input_base: str, pattern: str, span: int, text_column: str, label_column: str
-              ) -> Optional[Tuple[List[str], List[str]]]:
-    """The texts and labels of one span's CSV files, or None when the span has no file."""
+def read_span(input_base: str, pattern: str, span: int, text_column: str, label_column: str,
+              label_separator: str = "") -> Optional[Tuple[List[str], List]]:
+    """The texts and labels of one span's CSV files (a multi-label row's: a list, the labels its cell
+    holds), or None when the span has no file."""
     texts, labels = [], []
     paths = [path for p in span_patterns(pattern, span, 1) for path in sorted(tf.io.gfile.glob(
         os.path.join(input_base, p)))]
@@ -43,11 +44,12 @@ def read_span(input_base: str, pattern: str, span: int, text_column: str, label_
             content = f.read().decode("utf-8").lstrip(BYTE_ORDER_MARK)
         for row in csv.DictReader(io.StringIO(content, newline="")):
             texts.append(row[text_column])
-            labels.append(row[label_column])
+            cell = row[label_column]
+            labels.append(split_labels(cell, label_separator) if label_separator else cell)
     return (texts, labels) if paths else None
 
 
-def span_statistics(texts: List[str], labels: List[str], tokenizer: tokenize.BertGraphTokenizer
+def span_statistics(texts: List[str], labels: List, tokenizer: tokenize.BertGraphTokenizer
                     ) -> statistics_pb2.DatasetFeatureStatisticsList:
     lengths = []
     for start in range(0, len(texts), _BATCH):
@@ -71,15 +73,18 @@ def drift_problems(anomalies: anomalies_pb2.Anomalies) -> List[str]:
 
 
 def check_span(input_base: str, pattern: str, span: int, text_column: str, label_column: str,
-               checkpoint_dir: str, label_linf: float, token_length_js: float, report_dir: str) -> List[str]:
+               checkpoint_dir: str, label_linf: float, token_length_js: float, report_dir: str,
+               label_separator: str = "") -> List[str]:
     """Compares span with span - 1; writes both statistics and the anomalies to report_dir; returns the
-    drift problems (none when there is no previous span)."""
-    previous_rows = read_span(input_base, pattern, span - 1, text_column, label_column)
+    drift problems (none when there is no previous span). label_separator: a multi-label task's, whose
+    label distribution is that of single labels."""
+    previous_rows = read_span(input_base, pattern, span - 1, text_column, label_column, label_separator)
     if previous_rows is None:
         logging.info("Drift not checked: span %d has no span %d before it", span, span - 1)
         return []
     tokenizer = tokenize.BertGraphTokenizer(tokenize.load_wordpiece_spec(checkpoint.local_dir(checkpoint_dir)))
-    newest = span_statistics(*read_span(input_base, pattern, span, text_column, label_column), tokenizer)
+    newest = span_statistics(*read_span(input_base, pattern, span, text_column, label_column, label_separator),
+                             tokenizer)
     previous = span_statistics(*previous_rows, tokenizer)
     anomalies = drift_anomalies(newest, previous, label_linf, token_length_js)
     tf.io.gfile.makedirs(report_dir)
@@ -99,10 +104,11 @@ def DriftCheck(examples: InputArtifact[standard_artifacts.Examples],
                report: OutputArtifact[standard_artifacts.ExampleAnomalies],
                input_base: Parameter[str], pattern: Parameter[str], text_column: Parameter[str],
                label_column: Parameter[str], checkpoint_dir: Parameter[str], label_linf: Parameter[float],
-               token_length_js: Parameter[float], action: Parameter[str]) -> None:
+               token_length_js: Parameter[float], action: Parameter[str], label_separator: Parameter[str] = ""
+               ) -> None:
     span = examples.get_int_custom_property(example_gen_utils.SPAN_PROPERTY_NAME)
     problems = check_span(input_base, pattern, span, text_column, label_column, checkpoint_dir, label_linf,
-                          token_length_js, report.uri)
+                          token_length_js, report.uri, label_separator)
     if not problems:
         return
     message = (f"span {span} drifted from span {span - 1}: " + " | ".join(problems)

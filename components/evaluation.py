@@ -5,8 +5,13 @@ import tensorflow_model_analysis as tfma
 from contracts import names
 from preprocessing import features
 
+MULTI_LABEL_METRICS = ("Precision", "Recall", "F1Score")
 
-def eval_config(label_column: str) -> tfma.EvalConfig:
+
+def eval_config(label_column: str, multi_label_classes: int = 0) -> tfma.EvalConfig:
+    """multi_label_classes: a multi-label model's number of labels; 0 for one class per text."""
+    if multi_label_classes:
+        return _multi_label_config(multi_label_classes)
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(
             signature_name=names.SERVING_TF_EXAMPLE, preprocessing_function_names=[names.TRANSFORM_FEATURES],
@@ -23,3 +28,23 @@ def eval_config(label_column: str) -> tfma.EvalConfig:
                 tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"),
             ]),
         ])
+
+
+def _multi_label_config(classes: int) -> tfma.EvalConfig:
+    """Each label's precision, recall and F1 (its probability above 0.5, the served threshold), their macro
+    average (the blessing's metric) and micro average. Transform's labels are a 0/1 row per text
+    (model/export.py, transform_features). No slice per label: a text is in several."""
+    binarize = tfma.BinarizationOptions(class_ids={"values": list(range(classes))})
+    weights = dict.fromkeys(range(classes), 1.0)
+
+    def spec(**average):
+        return tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name=name) for name in MULTI_LABEL_METRICS],
+                                binarize=binarize, aggregate=tfma.AggregationOptions(**average, class_weights=weights))
+
+    return tfma.EvalConfig(
+        model_specs=[tfma.ModelSpec(
+            signature_name=names.SERVING_TF_EXAMPLE, preprocessing_function_names=[names.TRANSFORM_FEATURES],
+            label_key=features.LABEL_ID, prediction_key=names.PROBABILITIES)],
+        slicing_specs=[tfma.SlicingSpec()],
+        metrics_specs=[tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name="ExampleCount")]),
+                       spec(macro_average=True), spec(micro_average=True)])

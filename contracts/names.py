@@ -30,6 +30,7 @@ TRAIN_SPLIT, EVAL_SPLIT = "train", "eval"
 # The Evaluator's metrics (components/evaluation.py) as TFMA names them.
 ACCURACY = "sparse_categorical_accuracy"
 EXAMPLE_COUNT = "example_count"
+F1_SCORE = "f1_score"  # a multi-label model's, per label and macro-averaged (the blessing's metric)
 
 # The exported model's signatures (model/export.py), their inputs and outputs.
 SERVING_DEFAULT = "serving_default"  # text (and text_pair, for a sentence-pair model) -> outputs

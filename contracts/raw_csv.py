@@ -27,6 +27,7 @@ from contracts.raw_data import (
     open_binary,
     read_header,
     span_patterns,
+    split_labels,
 )
 from contracts.raw_data import newest_span as resolve_span
 from contracts.text_columns import TextColumns
@@ -181,10 +182,23 @@ def _label_problem(label: str, labels: Sequence[str]) -> Optional[str]:
             "schema (make schema) if it is a new class")
 
 
+def _labels_problem(cell: str, labels: Optional[Sequence[str]], label_separator: str) -> Optional[str]:
+    """What is wrong with a row's label cell: one label, or with a separator (multi-label) one or more."""
+    if not label_separator:
+        return _label_problem(cell, labels) if labels is not None else None
+    row_labels = split_labels(cell, label_separator)
+    if not row_labels:
+        return f"no label (the cell is {cell!r}): give the row at least one label, or drop it"
+    if labels is None:
+        return None
+    return next(filter(None, (_label_problem(label, labels) for label in row_labels)), None)
+
+
 def check_csv(path: str, text_column: str, label_column: Optional[str] = None,
-              labels: Optional[Sequence[str]] = None, text_pair_column: str = "") -> int:
+              labels: Optional[Sequence[str]] = None, text_pair_column: str = "", label_separator: str = "") -> int:
     """Validates one CSV file; returns its number of data rows. Each text column (a sentence pair's second
-    one too, contracts/text_columns.py) must be filled in every row."""
+    one too, contracts/text_columns.py) must be filled in every row. label_separator: a multi-label cell's
+    separator, each of its labels checked; empty: one label per row."""
     text_columns = TextColumns(text_column, text_pair_column).columns
     content = _decode(path)
     columns = ",".join(c for c in (*text_columns, label_column) if c)
@@ -208,8 +222,8 @@ def check_csv(path: str, text_column: str, label_column: Optional[str] = None,
             problems.add("text", line, f"empty text in column {empty[0]!r}: fill it or drop the row")
         elif label_at is None:
             continue
-        elif labels is not None and _label_problem(row[label_at], labels):
-            problems.add("label", line, _label_problem(row[label_at], labels))
+        elif problem := _labels_problem(row[label_at], labels, label_separator):
+            problems.add("label", line, problem)
         else:
             numeric_labels += _is_number(row[label_at])
     problems.raise_first()
@@ -222,13 +236,14 @@ def check_csv(path: str, text_column: str, label_column: Optional[str] = None,
 
 
 def check_data(data: str, text_column: str, label_column: Optional[str] = None,
-               labels: Optional[Sequence[str]] = None, span_window: int = 1, text_pair_column: str = "") -> int:
+               labels: Optional[Sequence[str]] = None, span_window: int = 1, text_pair_column: str = "",
+               label_separator: str = "") -> int:
     """Validates every CSV file a run (or a scoring) reads; returns the number of data rows. Without a
     label column (scoring), labels are neither required nor checked."""
     files = csv_files(data, span_window)
     rows = 0
     for path in files:
-        rows += check_csv(path, text_column, label_column, labels, text_pair_column)
+        rows += check_csv(path, text_column, label_column, labels, text_pair_column, label_separator)
     headers = {path: read_header(path) for path in files}
     for path in files[1:]:
         if headers[path] != headers[files[0]]:

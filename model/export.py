@@ -3,7 +3,9 @@ serving_config/ (signature and output names: contracts/names.py).
 
 - serving_default:    text (string [None])      -> probabilities, label, class_id
                       (a sentence-pair model: text and text_pair, string [None] each; a long-text
-                      model reads each text as windows and combines their logits: the same contract)
+                      model reads each text as windows and combines their logits: the same contract;
+                      a multi-label model: probabilities are each label's (sigmoid), label holds the
+                      labels above their thresholds joined by the separator, class_id the likeliest's)
 - serving_tf_example: examples (serialized tf.Example of the raw features) -> the same outputs
 - transform_features: examples -> the transformed features (TFMA's preprocessing function)
 
@@ -22,6 +24,8 @@ from contracts.text_columns import TextColumns
 from model import encoder
 from model.keras_classifier import trim_padding
 from preprocessing import features, windows
+
+MULTI_LABEL_THRESHOLD = 0.5  # a label is answered when its probability is above this
 
 
 def write_hyperparameters(model_dir: str, values: Dict[str, Any]) -> None:
@@ -42,9 +46,11 @@ class ExportModule(tf.Module):
     def __init__(self, classifier: tf_keras.Model, tft_layer, class_names: Sequence[str],
                  raw_feature_spec: Dict[str, tf.io.FixedLenFeature], columns: TextColumns, label_column: str,
                  sub_batch_size: int, encoder_branches: int, window_aggregation: str = "",
-                 max_seq_length: int = 0):
+                 max_seq_length: int = 0, label_separator: str = ""):
         """window_aggregation: "" when each text is one input; "mean" or "max" when Transform gives each text
-        as windows of max_seq_length (--long-text chunk), whose logits are combined per text."""
+        as windows of max_seq_length (--long-text chunk), whose logits are combined per text.
+        label_separator: "" for one class per text; else a multi-label model, which answers every label
+        whose probability is above its threshold."""
         super().__init__()
         self.encoder = encoder.ServingEncoder(classifier, encoder_branches)
         self.tft_layer = tft_layer  # tracked: its tables and vocab.txt asset go into the SavedModel
@@ -55,6 +61,8 @@ class ExportModule(tf.Module):
         self._serving_feature_spec = {k: v for k, v in raw_feature_spec.items() if k != label_column}
         self._text_columns = columns.columns
         self._window_aggregation, self._max_seq_length = window_aggregation, max_seq_length
+        self._label_separator = label_separator
+        self._thresholds = [MULTI_LABEL_THRESHOLD] * len(class_names) if label_separator else []
         # serving_default's inputs are the text columns' (contracts/text_columns.py): one or two.
         self.serve_text = tf.function(self._serve_text, input_signature=[
             tf.TensorSpec([None], tf.string, name=name) for name in columns.inputs])
@@ -99,12 +107,24 @@ class ExportModule(tf.Module):
         # Every text has at least one window (an empty text: [CLS] [SEP]), so no segment is empty.
         return combine(self._logits(windows_of_texts), text, transformed[features.INPUT_IDS].dense_shape[0])
 
+    def thresholds(self) -> Dict[str, Dict[str, float]]:
+        """A multi-label model's thresholds per label, for hyperparameters.json."""
+        class_names = [name.decode() for name in self._class_names.numpy()]
+        return {"label_thresholds": dict(zip(class_names, self._thresholds))} if self._label_separator else {}
+
     def _predict(self, raw_features: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
         logits = self._text_logits(self.tft_layer(raw_features))
-        probabilities = tf.nn.softmax(logits, axis=-1)
-        class_id = tf.argmax(probabilities, axis=-1)
-        return {names.PROBABILITIES: probabilities, names.LABEL: tf.gather(self._class_names, class_id),
-                names.CLASS_ID: class_id}
+        if not self._label_separator:
+            probabilities = tf.nn.softmax(logits, axis=-1)
+            class_id = tf.argmax(probabilities, axis=-1)
+            return {names.PROBABILITIES: probabilities, names.LABEL: tf.gather(self._class_names, class_id),
+                    names.CLASS_ID: class_id}
+        probabilities = tf.nn.sigmoid(logits)
+        chosen = probabilities > tf.constant(self._thresholds)
+        labels = tf.ragged.boolean_mask(tf.broadcast_to(self._class_names, tf.shape(chosen)), chosen)
+        return {names.PROBABILITIES: probabilities,
+                names.LABEL: tf.strings.reduce_join(labels, axis=-1, separator=self._label_separator),
+                names.CLASS_ID: tf.argmax(probabilities, axis=-1)}
 
     def _serve_text(self, *texts):
         return self._predict({column: tf.reshape(text, [-1, 1]) for column, text in zip(self._text_columns, texts)})
@@ -115,7 +135,10 @@ class ExportModule(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=names.EXAMPLES_INPUT)])
     def transform_features(self, examples):
-        return self.tft_layer(tf.io.parse_example(examples, self._raw_feature_spec))
+        transformed = self.tft_layer(tf.io.parse_example(examples, self._raw_feature_spec))
+        if self._label_separator:  # TFMA's multi-label metrics take a 0/1 label per class
+            transformed[features.LABEL_ID] = features.multi_hot(transformed[features.LABEL_ID], self._num_classes)
+        return transformed
 
     def save(self, export_dir: str) -> None:
         tf.saved_model.save(self, export_dir, signatures={

@@ -20,6 +20,7 @@ class TrainerSettings:
     text_column: str
     text_pair_column: str  # "" = one text per example
     label_column: str
+    label_separator: str  # "" = one class per text; else multi-label: the predicted labels are joined by it
     max_seq_length: int
     window_aggregation: str  # "" = one input per text; "mean" or "max": a text's windows' logits combined
     batch_size: int  # global, across all replicas

@@ -20,12 +20,14 @@ from preprocessing import checkpoint, features, windows
 
 
 def _dataset(fn_args: tfx.components.FnArgs, files, tf_transform_output, settings: TrainerSettings,
-             training: bool) -> tf.data.Dataset:
+             training: bool, classes: int) -> tf.data.Dataset:
     dataset = fn_args.data_accessor.tf_dataset_factory(
         files,
         tfxio.TensorFlowDatasetOptions(batch_size=settings.batch_size, label_key=features.LABEL_ID,
                                        shuffle=training, shuffle_seed=settings.seed),
         tf_transform_output.transformed_metadata.schema)
+    if settings.label_separator:  # multi-label: each text's label indices as a 0/1 target per class
+        dataset = dataset.map(lambda x, y: (x, features.multi_hot(y, classes)))
     if settings.window_aggregation:  # long texts: each window is an example, with its text's label
         dataset = dataset.map(lambda x, y: _label_each_window(x, y, settings.max_seq_length))
         if not training:
@@ -129,10 +131,13 @@ def compile_for_training(classifier, settings: TrainerSettings, train_steps: int
     # The logged loss and accuracy as one replica sees them (they are synchronized already): Keras' default
     # sums them over the workers of a MultiWorkerMirroredStrategy, which reports N times the loss.
     trainable.distribute_reduction_method = "first"
-    trainable.compile(optimizer=optimizer,
-                      loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                      metrics=[tf_keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-                      jit_compile=jit_compile)
+    if settings.label_separator:  # multi-label: a yes/no per class; the accuracy of those answers
+        loss = tf_keras.losses.BinaryCrossentropy(from_logits=True)
+        accuracy = tf_keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)  # logit 0: probability 0.5
+    else:
+        loss = tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        accuracy = tf_keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+    trainable.compile(optimizer=optimizer, loss=loss, metrics=[accuracy], jit_compile=jit_compile)
     # The optimizer's slots now, not in the first train step: a tf.function that creates variables is traced
     # twice (with, then without, creating them), and a BERT train step takes ~12 s to trace here. The same
     # call apply_gradients makes (the legacy optimizer's); the trained weights are the same bits.
@@ -154,8 +159,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                  train_steps, settings.batch_size, strategy.num_replicas_in_sync, distribution.name(strategy),
                  precision, class_names)
 
-    train_ds = _dataset(fn_args, fn_args.train_files, tf_transform_output, settings, training=True)
-    eval_ds = _dataset(fn_args, fn_args.eval_files, tf_transform_output, settings, training=False)
+    train_ds = _dataset(fn_args, fn_args.train_files, tf_transform_output, settings, True, len(class_names))
+    eval_ds = _dataset(fn_args, fn_args.eval_files, tf_transform_output, settings, False, len(class_names))
     with strategy.scope():
         classifier = keras_classifier.load_classifier(checkpoint.local_dir(settings.checkpoint_dir), len(class_names))
         base_model = warm_start.restore(classifier, class_names, settings.warm_start_root)  # before any adapter
@@ -178,7 +183,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                                    tf_transform_output.raw_feature_spec(),
                                    settings.text_columns, settings.label_column, settings.serving_sub_batch_size,
                                    settings.serving_encoder_branches, settings.window_aggregation,
-                                   settings.max_seq_length)
+                                   settings.max_seq_length, settings.label_separator)
     if not distribution.is_chief(strategy):
         # Every worker saves, so that they stay in step, but into scratch space: the model is the chief's.
         # TFX then checks that the model exists, so a worker returns once the chief has written it.
@@ -190,7 +195,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     export.write_hyperparameters(fn_args.serving_model_dir, {
         **settings.to_custom_config(), "train_steps": train_steps,
         "steps_trained": int(trainable.optimizer.iterations.numpy()),
-        "class_names": class_names, "precision_policy": precision,
+        "class_names": class_names, "precision_policy": precision, **exported.thresholds(),
         "strategy": distribution.name(strategy), "replicas": strategy.num_replicas_in_sync,
         "weights_sha256": weights, "warm_started_from": base_model, **parameters, **lora_merge})
 

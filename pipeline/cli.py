@@ -11,7 +11,7 @@ import re
 import shlex
 import sys
 import time
-from typing import List, Optional, Sequence
+from typing import List, Optional
 
 from absl import logging as absl_logging
 
@@ -65,33 +65,10 @@ def resolve(args) -> configs.PipelineConfig:
                                           for k in ("data", "checkpoint", "schema", "outputs_dir")})
 
 
-def schema_labels(schema_path: str, label_column: str, text_columns: Sequence[str] = ()) -> List[str]:
-    """The label's domain in the curated schema, read with TFMD's proto alone (TFDV would load TensorFlow);
-    refuses a schema that lacks one of text_columns (a sentence pair's second column, say)."""
-    from google.protobuf import text_format
-    from tensorflow_metadata.proto.v0 import schema_pb2
-
-    if not os.path.isfile(schema_path):
-        raise InputError(f"schema {schema_path} does not exist: create one with `make schema DATA=...`")
-    with open(schema_path) as f:
-        schema = text_format.Parse(f.read(), schema_pb2.Schema())
-    missing = [column for column in text_columns if column not in {f.name for f in schema.feature}]
-    if missing:
-        raise InputError(f"schema {schema_path} has no feature {missing[0]!r}: regenerate it for this data with "
-                         "`make schema` (ARGS=\"--text-pair-column ...\" for a sentence pair)")
-    feature = next((f for f in schema.feature if f.name == label_column), None)
-    domain = (feature.string_domain if feature is not None and feature.HasField("string_domain") else
-              next((d for d in schema.string_domain if feature is not None and d.name == feature.domain), None))
-    if domain is None:
-        raise InputError(f"schema {schema_path} has no label domain for column {label_column!r}: "
-                                "regenerate it with `make schema`")
-    return list(domain.value)
-
-
 def check_inputs(config: configs.PipelineConfig) -> None:
-    labels = schema_labels(config.schema, config.label_column, config.text_columns.columns)
+    labels = inputs.schema_labels(config.schema, config.label_column, config.text_columns.columns)
     raw_csv.check_data(config.data, config.text_column, config.label_column, labels, config.span_window,
-                       config.text_pair_column)
+                       config.text_pair_column, config.label_separator)
     if config.score_data and "://" not in config.score_data:
         raw_csv.check_data(config.score_data, config.text_column, text_pair_column=config.text_pair_column)
 

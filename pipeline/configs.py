@@ -36,6 +36,14 @@ def source_fingerprint(*packages: str) -> str:
     return digest.hexdigest()[:16]
 
 
+def local_path(path: str) -> str:
+    """A path inside the pipeline image (IMAGE_PROJECT_DIR), as it lies in this checkout; others unchanged:
+    files a spec compiled for the image refers to are read from here when it is compiled."""
+    if path.startswith(IMAGE_PROJECT_DIR + "/"):
+        return PROJECT_DIR + path[len(IMAGE_PROJECT_DIR):]
+    return path
+
+
 def knob(default: Any, help_text: str, choices: Tuple[str, ...] = ()) -> Any:
     """A field of PipelineConfig: its default, the help of its flag, and the values it may take, if few."""
     return dataclasses.field(default=default, metadata={"help": help_text, "choices": choices})
@@ -63,6 +71,11 @@ class PipelineConfig:
     text_pair_column: str = knob("", "the CSV column holding each row's second text, for a sentence-pair task; "
                                  "empty: one text per row")
     label_column: str = knob("label", "the CSV column holding the class name")
+    # Multi-label (tags, clause types): a row's label cell holds its labels joined by this separator. The
+    # model answers each label yes or no (sigmoid, threshold 0.5), is evaluated on per-label precision,
+    # recall and F1, and blessed on macro F1 (README, "Multi-label").
+    label_separator: str = knob("", "a multi-label task: the separator of the labels in a row's label cell (e.g. "
+                                "'|'); empty: one class per row")
     default_sample: int = knob(12000, "rows of the embedded corpus used when --data is not given; 0 = all 38,158")
 
     # Where things go.
@@ -125,15 +138,16 @@ class PipelineConfig:
     # largest class's share; and, once a model was blessed, a paired non-inferiority test against it on the
     # same eval texts, per class too. The tolerance is what the default eval split (~1,160 texts) can resolve:
     # at 0.01, even a copy of the baseline would be refused there (README, "Blessing").
-    accuracy_floor: float = knob(0.5, "bless only a model with at least this eval accuracy")
+    accuracy_floor: float = knob(0.5, "bless only a model with at least this eval accuracy (a multi-label "
+                                 "model: macro F1)")
     majority_margin: float = knob(0.0, "the accuracy's lower confidence bound must beat the eval split's largest "
                                   "class's share by this (a one-class model scores that share)")
     regression_tolerance: float = knob(0.02, "non-inferiority margin: bless only a model whose accuracy's lower "
                                        "confidence bound is no more than this below the last blessed model's, "
                                        "on the same eval texts")
     blessing_alpha: float = knob(0.05, "one-sided confidence level of the blessing's bounds is 1 - alpha")
-    blessing_per_class: bool = knob(True, "also refuse a model whose recall of any class is significantly below "
-                                    "the last blessed model's")
+    blessing_per_class: bool = knob(True, "also refuse a model whose recall of any class (a multi-label model: F1 "
+                                    "of any label) is significantly below the last blessed model's")
 
     # Serving: texts from the eval split that TF Serving replays at load time (assets.extra), the
     # sub-batch the exported model sorts a request into by length (model/export.py), and the number of
@@ -252,6 +266,7 @@ class PipelineConfig:
             "max_seq_length": self.max_seq_length,
             "long_text": self.long_text,
             "chunk_stride": self.chunk_stride,
+            "multi_label": bool(self.label_separator),
             "code_version": source_fingerprint("contracts", "preprocessing"),
         }
 
@@ -270,7 +285,8 @@ class PipelineConfig:
     def trainer_settings(self) -> TrainerSettings:
         return TrainerSettings(
             checkpoint_dir=self.checkpoint, text_column=self.text_column, text_pair_column=self.text_pair_column,
-            label_column=self.label_column, max_seq_length=self.max_seq_length,
+            label_column=self.label_column, label_separator=self.label_separator,
+            max_seq_length=self.max_seq_length,
             window_aggregation=self.window_aggregation if self.long_text == "chunk" else "",
             batch_size=self.batch_size, epochs=self.epochs, learning_rate=self.learning_rate,
             warmup_fraction=self.warmup_fraction, weight_decay=self.weight_decay,
@@ -296,6 +312,10 @@ def validate(config: PipelineConfig) -> None:
     if config.text_pair_column in (config.text_column, config.label_column):
         raise InputError(f"--text-pair-column {config.text_pair_column!r}: name a column other than --text-column "
                          "and --label-column")
+    separator = config.label_separator
+    if any(c in separator for c in ',"\r\n') or separator.strip() != separator:
+        raise InputError(f"--label-separator {separator!r}: a CSV cell holds the labels, so the separator can "
+                         "hold no comma, quote or line break, nor begin or end with a space: use e.g. '|'")
     if config.long_text == "chunk" and config.text_pair_column:
         raise InputError("--long-text chunk windows one text; a sentence pair (--text-pair-column) is cut by "
                          "longest_first: use --long-text truncate")

@@ -5,6 +5,7 @@ TensorFlow or TFX.
 """
 import json
 import os
+from typing import List, Sequence
 
 from contracts.errors import InputError, UnsupportedCheckpointError
 from preprocessing.checkpoint import WEIGHT_FILES, check_config
@@ -39,3 +40,26 @@ def check_checkpoint(checkpoint_dir: str, max_seq_length: int = 0) -> None:
     if vocab_size != vocab_lines:
         raise InputError(f"checkpoint {checkpoint_dir}: vocab.txt has {vocab_lines} tokens but config.json says "
                          f"vocab_size {vocab_size}: they must come from the same model")
+
+
+def schema_labels(schema_path: str, label_column: str, text_columns: Sequence[str] = ()) -> List[str]:
+    """The label's domain in the curated schema, read with TFMD's proto alone (TFDV would load TensorFlow);
+    refuses a schema that lacks one of text_columns (a sentence pair's second column, say)."""
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    if not os.path.isfile(schema_path):
+        raise InputError(f"schema {schema_path} does not exist: create one with `make schema DATA=...`")
+    with open(schema_path) as f:
+        schema = text_format.Parse(f.read(), schema_pb2.Schema())
+    missing = [column for column in text_columns if column not in {f.name for f in schema.feature}]
+    if missing:
+        raise InputError(f"schema {schema_path} has no feature {missing[0]!r}: regenerate it for this data with "
+                         "`make schema` (ARGS=\"--text-pair-column ...\" for a sentence pair)")
+    feature = next((f for f in schema.feature if f.name == label_column), None)
+    domain = (feature.string_domain if feature is not None and feature.HasField("string_domain") else
+              next((d for d in schema.string_domain if feature is not None and d.name == feature.domain), None))
+    if domain is None:
+        raise InputError(f"schema {schema_path} has no label domain for column {label_column!r}: "
+                                "regenerate it with `make schema`")
+    return list(domain.value)

@@ -15,14 +15,14 @@ from components import (
     serving_pusher,
 )
 from contracts import names, raw_csv, raw_data
-from pipeline import configs
+from pipeline import configs, inputs
 
 
 def _example_gen(config: configs.PipelineConfig):
     """Reads the CSV (a file, every *.csv in a directory, or the newest spans of a {SPAN} pattern) and
     splits by a hash of the text itself, so that identical texts (retweets) always land in the same split."""
     input_base, pattern = raw_data.example_gen_input(config.data)
-    window = raw_data.SPAN_SPEC in pattern and config.span_window > 1
+    span_window = config.span_window if raw_data.SPAN_SPEC in pattern else 1
     return csv_example_gen.CsvExampleGen(
         input_base=input_base,
         input_config=example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="data", pattern=pattern)]),
@@ -30,7 +30,8 @@ def _example_gen(config: configs.PipelineConfig):
             splits=[example_gen_pb2.SplitConfig.Split(name=names.TRAIN_SPLIT, hash_buckets=config.eval_buckets - 1),
                     example_gen_pb2.SplitConfig.Split(name=names.EVAL_SPLIT, hash_buckets=1)],
             partition_feature_name=config.text_column)),
-        custom_config=csv_example_gen.span_window_config(pattern, config.span_window) if window else None,
+        custom_config=csv_example_gen.example_gen_config(pattern, span_window, config.label_column,
+                                                         config.label_separator),
     ).with_id(names.CSV_EXAMPLE_GEN)
 
 
@@ -41,9 +42,18 @@ def _drift_check(config: configs.PipelineConfig, example_gen):
     input_base, pattern = raw_data.example_gen_input(config.data)
     return drift_check.DriftCheck(
         examples=example_gen.outputs[names.EXAMPLES], input_base=input_base, pattern=pattern,
-        text_column=config.text_column, label_column=config.label_column, checkpoint_dir=config.checkpoint,
+        text_column=config.text_column, label_column=config.label_column, label_separator=config.label_separator,
+        checkpoint_dir=config.checkpoint,
         label_linf=config.drift_label_linf, token_length_js=config.drift_token_length_js,
         action=config.drift_action).with_id(names.DRIFT_CHECK)
+
+
+def _multi_label_classes(config: configs.PipelineConfig) -> int:
+    """A multi-label task's number of labels (the schema's label domain), which TFMA's per-label metrics
+    need before the run; 0 for one class per text."""
+    if not config.label_separator:
+        return 0
+    return len(inputs.schema_labels(configs.local_path(config.schema), config.label_column))
 
 
 def _trainer(config: configs.PipelineConfig, transform, schema_gen):
@@ -100,12 +110,12 @@ def create_pipeline(config: configs.PipelineConfig, project_dir: str = configs.P
         examples=example_gen.outputs[names.EXAMPLES], model=trainer.outputs[names.MODEL],
         baseline_model=baseline_resolver.outputs[names.MODEL],
         example_splits=[names.EVAL_SPLIT],
-        eval_config=evaluation.eval_config(config.label_column)).with_id(names.EVALUATOR)
+        eval_config=evaluation.eval_config(config.label_column, _multi_label_classes(config))).with_id(names.EVALUATOR)
     blessing = blessing_gate.BlessingGate(
         examples=example_gen.outputs[names.EXAMPLES], model=trainer.outputs[names.MODEL],
         baseline_model=baseline_resolver.outputs[names.MODEL], rule=json.dumps(config.blessing_rule()),
         text_column=config.text_column, text_pair_column=config.text_pair_column,
-        label_column=config.label_column).with_id(names.BLESSING_GATE)
+        label_column=config.label_column, label_separator=config.label_separator).with_id(names.BLESSING_GATE)
     pusher = serving_pusher.ServingPusher(
         model=trainer.outputs[names.MODEL], model_blessing=blessing.outputs[names.BLESSING],
         examples=example_gen.outputs[names.EXAMPLES], model_evaluation=evaluator.outputs[names.EVALUATION],

@@ -1,7 +1,7 @@
 """What the last run produced, read back from ML Metadata: eval accuracy, blessing, pushed path."""
 import dataclasses
 import os
-from typing import Optional
+from typing import Optional, Tuple
 
 from ml_metadata.proto import metadata_store_pb2
 
@@ -14,7 +14,7 @@ from serving import model_server_config
 @dataclasses.dataclass
 class RunSummary:
     run_id: str
-    accuracy: Optional[float]
+    headline: Optional[Tuple[str, float]]  # ("accuracy", value) or a multi-label model's ("macro F1", value)
     blessed: bool
     pushed_path: Optional[str]
     cached_components: int
@@ -26,12 +26,12 @@ class RunSummary:
     scores: Optional[str] = None  # with --score-data: where the drop's scores went, or why there are none
 
     def lines(self):
-        accuracy = "n/a" if self.accuracy is None else f"{self.accuracy:.4f}"
+        metric, value = self.headline or ("accuracy", None)
         yield f"run {self.run_id}: {self.executed_components} component(s) executed, {self.cached_components} cached"
         if self.span is not None:
             yield f"span: {self.span}"
         yield f"trained from: {self.started_from + ' (warm start)' if self.started_from else 'the checkpoint'}"
-        yield f"eval accuracy: {accuracy}"
+        yield f"eval {metric}: {'n/a' if value is None else f'{value:.4f}'}"
         yield f"blessed: {'yes' if self.blessed else 'no'}"
         if self.blessing:
             yield f"blessing: {self.blessing}"
@@ -99,7 +99,7 @@ def summarize(config: configs.PipelineConfig, since: float = 0) -> Optional[RunS
     model = outputs.get(names.TRAINER, {}).get(names.MODEL)
     return RunSummary(
         run_id=run.name,
-        accuracy=run_outputs.overall_accuracy(evaluation.uri) if evaluation else None,
+        headline=run_outputs.headline_metric(evaluation.uri) if evaluation else None,
         blessed=bool(blessing and blessing.custom_properties["blessed"].int_value),
         pushed_path=pushed.custom_properties["pushed_destination"].string_value if is_pushed else None,
         cached_components=cached, executed_components=len(executions) - cached,

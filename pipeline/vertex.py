@@ -11,7 +11,7 @@ import sys
 from typing import List, Optional
 
 from contracts.errors import InputError
-from pipeline import cli, configs
+from pipeline import cli, configs, inputs
 
 SPEC_DIR = os.path.join(configs.PROJECT_DIR, "outputs", "vertex")
 
@@ -63,7 +63,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         config = resolve(args)
         # refuses a schema without labels, or without a text column
-        cli.schema_labels(_local_schema(config.schema), config.label_column, config.text_columns.columns)
+        inputs.schema_labels(configs.local_path(config.schema), config.label_column, config.text_columns.columns)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return cli.EXIT_BAD_INPUT
@@ -73,10 +73,3 @@ def main(argv: Optional[List[str]] = None) -> int:
     if os.path.exists(spec_path):  # under `tfx pipeline create` the tfx CLI writes it to its own directory
         print(f"Vertex AI pipeline spec: {spec_path} (image {config.pipeline_image}, root {config.pipeline_root})")
     return 0
-
-
-def _local_schema(schema: str) -> str:
-    """The schema is checked here too, before compiling: from this checkout when it is one of ours."""
-    if schema.startswith(configs.IMAGE_PROJECT_DIR + "/"):
-        return configs.PROJECT_DIR + schema[len(configs.IMAGE_PROJECT_DIR):]
-    return schema

@@ -14,7 +14,7 @@ from preprocessing import checkpoint, features, tokenize, windows
 
 def preprocessing_fn(inputs, custom_config):
     """custom_config: text_column, text_pair_column ("" for single texts), label_column, checkpoint_dir,
-    max_seq_length, long_text, chunk_stride (see pipeline/configs.py)."""
+    max_seq_length, long_text, chunk_stride, multi_label (see pipeline/configs.py)."""
     spec = tokenize.load_wordpiece_spec(checkpoint.local_dir(custom_config["checkpoint_dir"]))
     columns = TextColumns(custom_config["text_column"], custom_config["text_pair_column"]).columns
     texts = [tf.reshape(inputs[column], [-1]) for column in columns]
@@ -28,7 +28,8 @@ def preprocessing_fn(inputs, custom_config):
         outputs = encode(*texts, max_seq_length)
     label_column = custom_config["label_column"]
     if label_column in inputs:  # absent at serving time
-        labels = tf.reshape(inputs[label_column], [-1])
+        # Multi-label: a varying number of labels per text (a SparseTensor), each mapped to its index.
+        labels = inputs[label_column] if custom_config["multi_label"] else tf.reshape(inputs[label_column], [-1])
         outputs[features.LABEL_ID] = tft.compute_and_apply_vocabulary(
             labels, vocab_filename=features.LABEL_VOCABULARY)
     return outputs

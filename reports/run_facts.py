@@ -214,7 +214,8 @@ def _metric_entries(evaluation_uri: str):
                 continue
             key = entry.key
             class_id = key.sub_key.class_id.value if key.sub_key.HasField("class_id") else None
-            name = f"{key.name} (macro)" if key.aggregation_type.macro_average else key.name
+            name = (f"{key.name} (macro)" if key.aggregation_type.macro_average else
+                    f"{key.name} (micro)" if key.aggregation_type.micro_average else key.name)
             yield (slice_name, key.model_name or "candidate", name, class_id, key.is_diff,
                    entry.value.double_value.value)
 
@@ -240,10 +241,15 @@ def confusion_matrix(evaluation_uri: str, num_classes: int, model: str = "candid
 
 
 def evaluation_metrics(evaluation_uri: str, class_names: List[str]) -> Dict[str, Any]:
-    """The candidate's metrics on the eval split: overall, per class, per slice, and the baseline's beside."""
-    overall, per_slice, baseline, diff = {}, {}, {}, {}
-    for slice_name, model_name, name, _class_id, is_diff, value in _metric_entries(evaluation_uri):
-        if slice_name != "overall":
+    """The candidate's metrics on the eval split: overall, per class, per slice, and the baseline's beside.
+    A multi-label model's per-label precision, recall and F1 are TFMA's (components/evaluation.py); it has
+    no confusion matrix (empty)."""
+    overall, per_slice, baseline, diff, per_label = {}, {}, {}, {}, {}
+    for slice_name, model_name, name, class_id, is_diff, value in _metric_entries(evaluation_uri):
+        if class_id is not None:
+            if slice_name == "overall" and model_name == "candidate" and not is_diff:
+                per_label.setdefault(class_names[class_id], {})[name] = value
+        elif slice_name != "overall":
             if name == names.ACCURACY and model_name == "candidate" and not is_diff:
                 per_slice[slice_name] = value
         elif is_diff:
@@ -252,15 +258,20 @@ def evaluation_metrics(evaluation_uri: str, class_names: List[str]) -> Dict[str,
             baseline[name] = value
         else:
             overall[name] = value
-    confusion = confusion_matrix(evaluation_uri, len(class_names))
-    per_class = per_class_scores(confusion, class_names)
-    overall.update(macro_scores(per_class))
-    if baseline:
-        baseline.update(macro_scores(per_class_scores(
-            confusion_matrix(evaluation_uri, len(class_names), "baseline"), class_names)))
-        diff.update({name: overall[name] - baseline[name] for name in macro_scores(per_class)})
+    per_class, confusion = per_label, []
+    if not per_label:  # one class per text: the served label's scores, from the argmax confusion matrix
+        confusion = confusion_matrix(evaluation_uri, len(class_names))
+        per_class = per_class_scores(confusion, class_names)
+        overall.update(macro_scores(per_class))
+        if baseline:
+            baseline.update(macro_scores(per_class_scores(
+                confusion_matrix(evaluation_uri, len(class_names), "baseline"), class_names)))
+            diff.update({name: overall[name] - baseline[name] for name in macro_scores(per_class)})
+    headline = (("macro F1", overall[f"{names.F1_SCORE} (macro)"]) if per_label else
+                ("accuracy", overall[names.ACCURACY]))
     return {"uri": evaluation_uri, "overall": overall, "per_class": per_class, "per_slice": per_slice,
-            "baseline": baseline, "diff": diff, "class_names": class_names, "confusion": confusion}
+            "baseline": baseline, "diff": diff, "class_names": class_names, "confusion": confusion,
+            "headline": headline}
 
 
 def macro_scores(per_class: Dict[str, Dict[str, float]]) -> Dict[str, float]:

@@ -3,7 +3,7 @@ Shared by the run summary (pipeline/summary.py), the run report and the benchmar
 import dataclasses
 import json
 import os
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
@@ -74,7 +74,17 @@ def read_decision(blessing_uri: str) -> Optional[Dict]:
 
 def overall_accuracy(evaluation_uri: str, model: str = "candidate") -> Optional[float]:
     """A model's accuracy on the whole eval split: the candidate's (TFMA names it 'candidate' when a baseline
-    exists, '' when not) or the baseline's (None without one)."""
+    exists, '' when not) or the baseline's (None without one, or for a multi-label model)."""
+    return dict(_overall_headlines(evaluation_uri, model)).get("accuracy")
+
+
+def headline_metric(evaluation_uri: str) -> Optional[Tuple[str, float]]:
+    """The candidate's headline figure on the whole eval split: ("accuracy", value), or ("macro F1", value)
+    for a multi-label model (components/evaluation.py)."""
+    return next(_overall_headlines(evaluation_uri, "candidate"), None)
+
+
+def _overall_headlines(evaluation_uri: str, model: str) -> Iterator[Tuple[str, float]]:
     import tensorflow_model_analysis as tfma
 
     model_names = ("", "candidate") if model == "candidate" else (model,)
@@ -82,6 +92,10 @@ def overall_accuracy(evaluation_uri: str, model: str = "candidate") -> Optional[
         if metrics.slice_key.single_slice_keys:
             continue
         for entry in metrics.metric_keys_and_values:
-            if entry.key.name == names.ACCURACY and entry.key.model_name in model_names and not entry.key.is_diff:
-                return entry.value.double_value.value
-    return None
+            key = entry.key
+            if key.model_name not in model_names or key.is_diff or key.HasField("sub_key"):
+                continue
+            if key.name == names.ACCURACY:
+                yield "accuracy", entry.value.double_value.value
+            elif key.name == names.F1_SCORE and key.aggregation_type.macro_average:
+                yield "macro F1", entry.value.double_value.value

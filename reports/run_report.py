@@ -146,7 +146,7 @@ def _pictures(facts: Dict[str, Any]) -> Dict[str, str]:
         hyperparameters = facts["training"]["hyperparameters"]
         steps_per_epoch = hyperparameters["train_steps"] // max(hyperparameters.get("epochs") or 1, 1)
         pictures["curves"] = plots.training_curves(facts["training"]["curves"], steps_per_epoch)
-    if facts["evaluation"]:
+    if facts["evaluation"] and facts["evaluation"]["confusion"]:  # a multi-label model has none
         pictures["confusion"] = plots.confusion_matrix(facts["evaluation"]["confusion"],
                                                        facts["evaluation"]["class_names"])
     return pictures

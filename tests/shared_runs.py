@@ -7,7 +7,7 @@ tests read; a test reads it through the fixture of the job's name.
 Each job is described where its tests are: the first run in tests/test_pipeline_e2e.py, the trainings in
 tests/test_distributed_training.py and tests/test_lora_training.py, the killed runs in tests/test_faults.py,
 the sentence pairs in tests/test_sentence_pairs.py, the long documents in tests/test_long_documents.py, the
-spans in tests/span_runs.py.
+multi-label rows in tests/test_multi_label.py, the spans in tests/span_runs.py.
 """
 import glob
 import json
@@ -137,6 +137,26 @@ def long_document_run(root, jobs):
     return root, result
 
 
+def multi_label_run(root, jobs):
+    """A multi-label task through the whole pipeline, as a user brings one: `make schema` with
+    --label-separator, then a run with it, on corpus tweets labelled with their sentiment and `question`
+    when they ask one (tests/multi_label_data.py): (root, the CLI's result). 50 steps make a weak model, so
+    the floor and the every-label check are off: these tests are about the labels' way through the
+    pipeline, and about metrics that must equal a direct computation, whatever the model's quality."""
+    from multi_label_data import ROWS, SEPARATOR, write_rows
+
+    data, schema = root / "tags.csv", root / "schema" / "schema.pbtxt"
+    write_rows(data, defaults.read_corpus(), ROWS, seed=3)
+    made = subprocess.run([sys.executable, "-m", "pipeline.schema_tool", "--data", str(data), "--out", str(schema),
+                           "--label-separator", SEPARATOR], cwd=configs.PROJECT_DIR, capture_output=True, text=True,
+                          timeout=600)
+    assert made.returncode == 0, made.stderr[-3000:]
+    result = run_cli(root / "outputs", "--data", str(data), "--schema", str(schema), "--label-separator", SEPARATOR,
+                     "--train-steps", str(STEPS), "--accuracy-floor", "0", "--majority-margin", "-1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root, result
+
+
 def span_runs(root, jobs):
     """Three spans and a re-run through the pipeline (tests/span_runs.py)."""
     from span_runs import play_spans
@@ -146,5 +166,5 @@ def span_runs(root, jobs):
 
 # In the order they start, which is also the order of the test modules that read them (conftest.py).
 JOBS = {job.__name__: job for job in (first_run, trainings, lora_training, killed_then_completed, sentence_pair_run,
-                                      long_document_run, span_runs)}
+                                      long_document_run, multi_label_run, span_runs)}
 DEPENDS_ON = {"trainings": ("first_run",), "lora_training": ("first_run", "trainings")}

@@ -111,3 +111,78 @@ def test_the_paired_bound_is_the_normal_approximation_of_the_discordant_pairs():
     assert decision.difference == pytest.approx(0.02)
     assert decision.difference_lower == pytest.approx(0.02 - 1.645 * sd / math.sqrt(1000), abs=0.002)
     assert blessing.decide(labels, candidate, baseline, rule) == decision  # seeded: the same every time
+
+
+# Multi-label (decide_multi_label): macro F1, each test one gate.
+LABELS = ("billing", "delivery", "refund", "spam")
+
+
+def _label_sets(n, seed=11):
+    """Each text has each label with its own chance, and at least one."""
+    rng = np.random.default_rng(seed)
+    has = rng.random((n, len(LABELS))) < (0.5, 0.3, 0.2, 0.1)
+    has[~has.any(axis=1), 0] = True
+    return has
+
+
+def _as_lists(has):
+    return [[name for name, yes in zip(LABELS, row) if yes] for row in has]
+
+
+def _noisy(has, wrong, seed):
+    """The label matrix with about `wrong` of its yes/no answers flipped."""
+    return has ^ (np.random.default_rng(seed).random(has.shape) < wrong)
+
+
+def _direct_macro_f1(truth, answered):
+    f1 = [2 * (t & a).sum() / (2 * (t & a).sum() + (t ^ a).sum()) for t, a in zip(truth.T, answered.T)]
+    return float(np.mean(f1))
+
+
+def test_multi_label_decision_is_on_macro_f1_computed_directly():
+    truth = _label_sets(1000)
+    answered = _noisy(truth, 0.1, seed=12)
+    decision = blessing.decide_multi_label(_as_lists(truth), _as_lists(answered), None, RULE)
+    assert decision.metric == "macro F1" and decision.blessed, decision.reason
+    assert decision.accuracy == pytest.approx(_direct_macro_f1(truth, answered))
+    assert decision.accuracy_lower < decision.accuracy
+
+
+def test_multi_label_floor_refuses_a_weak_model():
+    truth = _label_sets(1000)
+    decision = blessing.decide_multi_label(_as_lists(truth), _as_lists(_noisy(truth, 0.45, seed=13)), None, RULE)
+    assert decision.accuracy < RULE.accuracy_floor and not decision.blessed
+    assert f"macro F1 {decision.accuracy:.4f} is below the floor 0.5" in decision.reason
+
+
+def test_multi_label_model_that_answers_every_label_is_never_blessed_though_above_the_floor():
+    truth = _label_sets(1000)
+    rule = blessing.Rule(**{**RULE.__dict__, "accuracy_floor": 0.3})
+    decision = blessing.decide_multi_label(_as_lists(truth), [list(LABELS)] * 1000, None, rule)
+    assert decision.accuracy == pytest.approx(decision.majority_share) and decision.accuracy > rule.accuracy_floor
+    assert not decision.blessed and "(the macro F1 of answering every label for every text)" in decision.reason
+
+
+def test_multi_label_candidate_clearly_worse_than_the_baseline_is_refused_and_a_close_one_blessed():
+    truth = _label_sets(2000)
+    baseline = _noisy(truth, 0.05, seed=14)
+    worse = baseline ^ (np.random.default_rng(15).random(truth.shape) < 0.08)
+    refused = blessing.decide_multi_label(_as_lists(truth), _as_lists(worse), _as_lists(baseline), RULE)
+    assert refused.difference < -0.05 and not refused.blessed
+    assert f"lower bound {refused.difference_lower:+.4f} is not above -0.02" in refused.reason
+    same = blessing.decide_multi_label(_as_lists(truth), _as_lists(baseline), _as_lists(baseline), RULE)
+    assert same.blessed and same.difference == 0.0, same.reason
+
+
+def test_multi_label_per_label_gate_refuses_one_label_that_collapsed():
+    truth = _label_sets(4000)
+    baseline = _noisy(truth, 0.03, seed=16)
+    candidate = baseline.copy()
+    candidate[:, 3] = False  # never answers "spam" any more: 1 label of 4, a small move of the macro average
+    rule = blessing.Rule(**{**RULE.__dict__, "tolerance": 0.3})  # the macro gate lets it through
+    decision = blessing.decide_multi_label(_as_lists(truth), _as_lists(candidate), _as_lists(baseline), rule)
+    assert [row["class"] for row in decision.per_class if row["dropped"]] == ["spam"]
+    assert not decision.blessed and "label 'spam' F1 0.0000 is significantly more than 0.3 below" in decision.reason
+    off = blessing.decide_multi_label(_as_lists(truth), _as_lists(candidate), _as_lists(baseline),
+                                      blessing.Rule(**{**rule.__dict__, "per_class": False}))
+    assert off.blessed, off.reason

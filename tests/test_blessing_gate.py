@@ -45,7 +45,7 @@ def run(first_run):
 
 @pytest.fixture(scope="module")
 def majority_class(run):
-    _, labels = blessing_gate.eval_examples(run[0], TextColumns(), "label")
+    labels = [label for label, in blessing_gate.eval_examples(run[0], TextColumns(), "label")[1]]
     return max(set(labels), key=labels.count)
 
 

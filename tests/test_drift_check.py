@@ -73,3 +73,19 @@ def test_stop_raises_one_line_naming_the_spans_and_warn_goes_on(spans, tmp_path)
     assert message.endswith("re-run with --drift-action warn")
     run_executor(spans, 4, "warn", tmp_path / "warn")  # logs the drift, does not raise
     assert os.path.isfile(tmp_path / "warn" / "drift_anomalies.pbtxt")
+
+
+def test_multi_label_spans_are_compared_on_single_labels_not_on_how_cells_are_written(tmp_path, corpus):
+    """Span 2 holds span 1's rows with each cell's labels in the other order: the same labels, other cells."""
+    rows = random.Random(1).sample(corpus, 400)
+    cells = {1: [f"{label}|question" if i % 2 else label for i, (_, label) in enumerate(rows)],
+             2: [f"question | {label}" if i % 2 else label for i, (_, label) in enumerate(rows)]}
+    for span, span_cells in cells.items():
+        os.makedirs(tmp_path / f"span-{span}")
+        with open(tmp_path / f"span-{span}" / "data.csv", "w", encoding="utf-8", newline="") as f:
+            csv.writer(f).writerows([("text", "label"), *zip((text for text, _ in rows), span_cells)])
+    as_cells = drift_check.check_span(str(tmp_path), PATTERN, 2, "text", "label", "", 0.1, 0.1,
+                                      str(tmp_path / "cells"))
+    assert [problem.split(":")[0] for problem in as_cells] == ["label"]  # cells: every two-label one moved
+    assert drift_check.check_span(str(tmp_path), PATTERN, 2, "text", "label", "", 0.1, 0.1,
+                                  str(tmp_path / "labels"), label_separator="|") == []

@@ -179,3 +179,29 @@ def test_example_gen_reads_the_valid_variants_as_the_check_does(tmp_path):
 def test_default_checkpoint_passes(checkpoint_dir):
     inputs.check_checkpoint(checkpoint_dir)
     assert not os.path.exists(os.path.join(checkpoint_dir, "pytorch_model.bin"))
+
+
+# Multi-label cells (--label-separator): each label is checked, and a row needs one.
+@pytest.mark.parametrize("cell, message", [
+    ("positive|angry", "label 'angry' is not one of ['negative', 'neutral', 'positive'] in the schema: fix the row, "
+                       "or regenerate the schema (make schema) if it is a new class"),
+    (" | ", "no label (the cell is ' | '): give the row at least one label, or drop it"),
+])
+def test_a_multi_label_row_with_an_unknown_label_or_none_is_refused(tmp_path, cell, message):
+    path = write(tmp_path / "data.csv", f"text,label\nfine,negative | neutral\nbad,{cell}\nok,positive\n")
+    with pytest.raises(InputError) as error:
+        raw_csv.check_csv(path, "text", "label", LABELS, label_separator="|")
+    assert str(error.value) == f"{path}, line 3: {message}"
+
+
+def test_a_multi_label_file_passes_with_its_separator_and_not_without(tmp_path):
+    path = write(tmp_path / "data.csv", "text,label\nfine,negative | neutral\nok,positive\n")
+    assert raw_csv.check_csv(path, "text", "label", LABELS, label_separator="|") == 2
+    with pytest.raises(InputError, match="label 'negative | neutral' is not one of"):
+        raw_csv.check_csv(path, "text", "label", LABELS)
+
+
+@pytest.mark.parametrize("separator", [",", '"', " |", "\n"])
+def test_a_label_separator_a_csv_cell_cannot_hold_is_refused(tmp_path, capsys, separator):
+    message = run_refused(tmp_path, capsys, "--label-separator", separator)
+    assert message.startswith(f"--label-separator {separator!r}: a CSV cell holds the labels")

@@ -20,7 +20,7 @@ def transformed(tmp_path_factory, checkpoint_dir, corpus):
     metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec({
         "body": tf.io.FixedLenFeature([1], tf.string), "stars": tf.io.FixedLenFeature([1], tf.string)}))
     config = {"text_column": "body", "text_pair_column": "", "label_column": "stars", "checkpoint_dir": checkpoint_dir,
-              "max_seq_length": MAX_LEN, "long_text": "truncate", "chunk_stride": 0}
+              "max_seq_length": MAX_LEN, "long_text": "truncate", "chunk_stride": 0, "multi_label": False}
     out_dir = str(tmp_path_factory.mktemp("transform"))
     with tft_beam.Context(temp_dir=os.path.join(out_dir, "tmp")):
         (examples, _), transform_fn = (raw, metadata) | tft_beam.AnalyzeAndTransformDataset(
