@@ -169,7 +169,7 @@ def _compare(decision: Decision, labels: np.ndarray, right: np.ndarray, baseline
 
 
 def _label_matrix(label_sets: Sequence[Sequence[str]], classes: Sequence[str]) -> np.ndarray:
-    return np.array([[name in set(labels) for name in classes] for labels in label_sets], dtype=bool).reshape(
+    return np.array([[name in labels for name in classes] for labels in map(set, label_sets)], dtype=bool).reshape(
         len(label_sets), len(classes))
 
 

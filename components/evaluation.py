@@ -6,6 +6,10 @@ from contracts import names
 from preprocessing import features
 
 MULTI_LABEL_METRICS = ("Precision", "Recall", "F1Score")
+# The served model on tf.Examples, with Transform's labels (transform_features) as TFMA's labels.
+_MODEL_SPEC = tfma.ModelSpec(signature_name=names.SERVING_TF_EXAMPLE,
+                             preprocessing_function_names=[names.TRANSFORM_FEATURES],
+                             label_key=features.LABEL_ID, prediction_key=names.PROBABILITIES)
 
 
 def eval_config(label_column: str, multi_label_classes: int = 0) -> tfma.EvalConfig:
@@ -13,9 +17,7 @@ def eval_config(label_column: str, multi_label_classes: int = 0) -> tfma.EvalCon
     if multi_label_classes:
         return _multi_label_config(multi_label_classes)
     return tfma.EvalConfig(
-        model_specs=[tfma.ModelSpec(
-            signature_name=names.SERVING_TF_EXAMPLE, preprocessing_function_names=[names.TRANSFORM_FEATURES],
-            label_key=features.LABEL_ID, prediction_key=names.PROBABILITIES)],
+        model_specs=[_MODEL_SPEC],
         slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[label_column])],
         metrics_specs=[
             tfma.MetricsSpec(metrics=[
@@ -42,9 +44,7 @@ def _multi_label_config(classes: int) -> tfma.EvalConfig:
                                 binarize=binarize, aggregate=tfma.AggregationOptions(**average, class_weights=weights))
 
     return tfma.EvalConfig(
-        model_specs=[tfma.ModelSpec(
-            signature_name=names.SERVING_TF_EXAMPLE, preprocessing_function_names=[names.TRANSFORM_FEATURES],
-            label_key=features.LABEL_ID, prediction_key=names.PROBABILITIES)],
+        model_specs=[_MODEL_SPEC],
         slicing_specs=[tfma.SlicingSpec()],
         metrics_specs=[tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name="ExampleCount")]),
                        spec(macro_average=True), spec(micro_average=True)])
