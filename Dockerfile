@@ -11,7 +11,7 @@ RUN python -c "import sys; assert sys.version_info[:2] == (3, 10), 'the lock nee
 WORKDIR /pipeline
 COPY requirements/ requirements/
 RUN python -m pip install --no-cache-dir uv==0.13.9 && \
-    uv pip install --python "$(command -v python)" --no-deps --require-hashes \
+    uv pip install --python "$(command -v python)" --no-deps --require-hashes --compile-bytecode \
         -r requirements/lock.txt -r requirements/embedded-defaults.txt
 
 # The project itself, at /pipeline (pipeline/configs.py: IMAGE_PROJECT_DIR): the components import it by

@@ -1,5 +1,7 @@
 """The Evaluator's TFMA configuration: what is measured, overall and per slice, for the reports and the model
 card. No thresholds: the blessing is components/blessing_gate.py's (TFX's Evaluator blesses nothing then)."""
+import json
+
 import tensorflow_model_analysis as tfma
 
 from contracts import names
@@ -33,14 +35,16 @@ def eval_config(label_column: str, multi_label_classes: int = 0) -> tfma.EvalCon
 
 
 def _multi_label_config(classes: int) -> tfma.EvalConfig:
-    """Each label's precision, recall and F1 (its probability above 0.5, the served threshold), their macro
+    """Each label's precision, recall and F1 (its probability above the served threshold), their macro
     average (the blessing's metric) and micro average. Transform's labels are a 0/1 row per text
     (model/export.py, transform_features). No slice per label: a text is in several."""
     binarize = tfma.BinarizationOptions(class_ids={"values": list(range(classes))})
     weights = dict.fromkeys(range(classes), 1.0)
+    served_threshold = json.dumps({"thresholds": names.MULTI_LABEL_THRESHOLD})
 
     def spec(**average):
-        return tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name=name) for name in MULTI_LABEL_METRICS],
+        return tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name=name, config=served_threshold)
+                                         for name in MULTI_LABEL_METRICS],
                                 binarize=binarize, aggregate=tfma.AggregationOptions(**average, class_weights=weights))
 
     return tfma.EvalConfig(

@@ -25,8 +25,6 @@ from model import encoder
 from model.keras_classifier import trim_padding
 from preprocessing import features, windows
 
-MULTI_LABEL_THRESHOLD = 0.5  # a label is answered when its probability is above this
-
 
 def write_hyperparameters(model_dir: str, values: Dict[str, Any]) -> None:
     tf.io.gfile.makedirs(os.path.dirname(os.path.join(model_dir, layout.HYPERPARAMETERS)))
@@ -62,9 +60,9 @@ class ExportModule(tf.Module):
         self._text_columns = columns.columns
         self._window_aggregation, self._max_seq_length = window_aggregation, max_seq_length
         self._label_separator = label_separator
-        self._thresholds = [MULTI_LABEL_THRESHOLD] * len(class_names) if label_separator else []
+        self._thresholds = [names.MULTI_LABEL_THRESHOLD] * len(class_names) if label_separator else []
         # serving_default's inputs are the text columns' (contracts/text_columns.py): one or two.
-        self.serve_text = tf.function(self._serve_text, input_signature=[
+        self.serve_text = tf.function(self._serve_text, autograph=False, input_signature=[
             tf.TensorSpec([None], tf.string, name=name) for name in columns.inputs])
 
     def _classify(self, inputs: Dict[str, tf.Tensor]) -> tf.Tensor:
@@ -129,11 +127,11 @@ class ExportModule(tf.Module):
     def _serve_text(self, *texts):
         return self._predict({column: tf.reshape(text, [-1, 1]) for column, text in zip(self._text_columns, texts)})
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=names.EXAMPLES_INPUT)])
+    @tf.function(autograph=False, input_signature=[tf.TensorSpec([None], tf.string, name=names.EXAMPLES_INPUT)])
     def serve_tf_example(self, examples):
         return self._predict(tf.io.parse_example(examples, self._serving_feature_spec))
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=names.EXAMPLES_INPUT)])
+    @tf.function(autograph=False, input_signature=[tf.TensorSpec([None], tf.string, name=names.EXAMPLES_INPUT)])
     def transform_features(self, examples):
         transformed = self.tft_layer(tf.io.parse_example(examples, self._raw_feature_spec))
         if self._label_separator:  # TFMA's multi-label metrics take a 0/1 label per class

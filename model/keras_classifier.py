@@ -37,6 +37,11 @@ def _quiet_expected_load_report() -> None:
         handler.addFilter(_ExpectedLoadReport())
 
 
+# No AutoGraph for the model's code (do_not_convert here and on TrainingModel's steps, autograph=False in
+# model/export.py): it has no Python control flow on tensors (the accumulation loop is a tf.while_loop), and
+# AutoGraph rewriting transformers' TF BERT layers, at each build and trace, was half of a Trainer's CPU (a
+# 6-step Trainer process 134 s -> 73 s, the same exported bits).
+@tf.autograph.experimental.do_not_convert
 def load_classifier(checkpoint_dir: str, num_classes: int) -> tf_keras.Model:
     """The checkpoint's encoder (transformers' TF BERT), mean-pooled over real tokens, and a new dense head.
 
@@ -77,11 +82,17 @@ class TrainingModel(tf_keras.Model):
     after the other (only one micro-batch's activations are alive at a time), and one update is made from
     their mean gradient: the update of the whole batch, in a micro-batch's memory."""
 
+    @tf.autograph.experimental.do_not_convert
     def __init__(self, classifier: tf_keras.Model, accumulation_steps: int = 1):
         inputs = _model_inputs()
         super().__init__(inputs, classifier(inputs))
         self.accumulation_steps = accumulation_steps
 
+    @tf.autograph.experimental.do_not_convert
+    def test_step(self, data):
+        return super().test_step(data)
+
+    @tf.autograph.experimental.do_not_convert
     def train_step(self, data):
         if self.accumulation_steps == 1:
             return super().train_step(data)
