@@ -18,6 +18,7 @@ RUN python -m pip install --no-cache-dir uv==0.13.9 && \
 # module path, Dataflow's --setup_file is /pipeline/setup.py, the default schema is read from here.
 COPY setup.py ./
 COPY contracts/ contracts/
+COPY tasks/ tasks/
 COPY pipeline/ pipeline/
 COPY components/ components/
 COPY model/ model/

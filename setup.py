@@ -12,8 +12,8 @@ setuptools.setup(
                 "to TensorFlow Serving",
     python_requires=">=3.10,<3.11",
     packages=setuptools.find_packages(
-        include=["contracts", "preprocessing", "model", "serving", "reports", "components", "pipeline"]),
-    package_data={"reports": ["templates/*.html"]},
+        include=["contracts", "tasks", "preprocessing", "model", "serving", "reports", "components", "pipeline"]),
+    package_data={"reports": ["templates/*"]},
     entry_points={"console_scripts": ["predict=serving.predict:main"]},
     install_requires=[
         "tfx==1.16.0",

@@ -63,22 +63,21 @@ def serving(documents, checkpoint: str, batches: int):
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(2)
-    from contracts.text_columns import TextColumns
+    import tasks
     from model import export, keras_classifier
-    from preprocessing import tokenize, windows
+    from preprocessing import tokenize
 
-    config = configs.PipelineConfig()
+    config = configs.PipelineConfig(long_text="chunk", max_seq_length=MAX_SEQ_LENGTH, chunk_stride=STRIDE)
+    settings = config.trainer_settings()
     tokenizer = tokenize.BertGraphTokenizer(tokenize.load_wordpiece_spec(checkpoint))
 
-    class WindowTransform(tf.Module):  # what preprocessing_fn's chunk branch computes at serving time
+    class WindowTransform(tf.Module):  # what preprocessing_fn computes for long texts at serving time
         def __call__(self, raw):
-            texts = tf.reshape(raw["text"], [-1])
-            return windows.to_per_text(*tokenizer.encode_windows(texts, MAX_SEQ_LENGTH, STRIDE))
+            return tasks.input_shape(settings.task).encode(tokenizer, [tf.reshape(raw["text"], [-1])])
 
     module = export.ExportModule(
         keras_classifier.load_classifier(checkpoint, len(defaults.CORPUS_LABELS)), WindowTransform(),
-        defaults.CORPUS_LABELS, {"text": tf.io.FixedLenFeature([], tf.string)}, TextColumns("text"), "label",
-        config.serving_sub_batch_size, config.serving_encoder_branches, "mean", MAX_SEQ_LENGTH)
+        defaults.CORPUS_LABELS, {"text": tf.io.FixedLenFeature([], tf.string)}, export.ExportSettings.of(settings))
     texts = documents["texts"]
     window_counts = tokenizer.encode_windows(tf.constant(texts), MAX_SEQ_LENGTH, STRIDE)[1].numpy()
     size = 4

@@ -17,9 +17,10 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
+from contracts import features
 from model import distribution, keras_classifier, training
 from pipeline import configs
-from preprocessing import features, tokenize
+from preprocessing import tokenize
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import timing

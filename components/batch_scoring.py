@@ -31,9 +31,9 @@ def BatchScoring(pushed_model: InputArtifact[standard_artifacts.PushedModel],
         scores.set_int_custom_property("scored", 0)
         return
     model_dir = pushed_model.get_string_custom_property("pushed_destination")
-    rows = raw_csv.check_data(data, text_column, text_pair_column=text_pair_column)
-    scoring = batch_scoring.Scoring(files=raw_csv.csv_files(data), model_dir=model_dir,
-                                    text_columns=TextColumns(text_column, text_pair_column),
+    columns = TextColumns(text_column, text_pair_column)
+    rows = raw_csv.check_data(data, columns)
+    scoring = batch_scoring.Scoring(files=raw_csv.csv_files(data), model_dir=model_dir, text_columns=columns,
                                     class_names=predict.class_names(model_dir), batch_size=batch_size)
     summary = batch_scoring.run(scoring, scores.uri, rows, beam_pipeline)
     scores.set_int_custom_property("scored", summary.rows)

@@ -2,9 +2,10 @@
 
 Both models (the Trainer's candidate and the last blessed model, from the pipeline's baseline resolver)
 classify every text of the eval split through their serving_default signature, the one TF Serving runs;
-components/blessing.py judges the two sets of answers. Its output is the ModelBlessing the Pusher and the
-baseline resolver read, with the properties TFX's Evaluator would set (blessed, current and baseline
-model), BLESSED or NOT_BLESSED written as TFX's Evaluator does, and decision.json: the numbers behind it.
+the task's label module judges the two sets of answers on its metric (tasks/judging.py: the rule). The
+output is the ModelBlessing the Pusher and the baseline resolver read, with the properties TFX's Evaluator
+would set (blessed, current and baseline model), BLESSED or NOT_BLESSED written as TFX's Evaluator does,
+and decision.json: the numbers behind it.
 TFMA's Evaluator still computes the reports' metrics; with no thresholds it blesses nothing.
 
 A component rather than code in a runner, so that it runs wherever the pipeline runs (Vertex AI too).
@@ -20,10 +21,10 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import path_utils
 
-from components.blessing import Decision, Rule, decide, decide_multi_label
-from contracts import layout, names
-from contracts.raw_data import split_labels
+import tasks
+from contracts import layout, names, typed_settings
 from contracts.text_columns import TextColumns
+from tasks.judging import Decision, Rule
 
 _BATCH = 256
 
@@ -75,22 +76,15 @@ def _record(blessing_artifact: standard_artifacts.ModelBlessing, decision: Decis
 def BlessingGate(examples: InputArtifact[standard_artifacts.Examples],
                  model: InputArtifact[standard_artifacts.Model],
                  blessing: OutputArtifact[standard_artifacts.ModelBlessing],
-                 rule: Parameter[str],
-                 text_column: Parameter[str], text_pair_column: Parameter[str], label_column: Parameter[str],
-                 label_separator: Parameter[str] = "",
+                 rule: Parameter[str], task: Parameter[str],
                  baseline_model: InputArtifact[standard_artifacts.Model] = None) -> None:
-    """rule: components/blessing.py's Rule as JSON (pipeline/configs.py, blessing_rule); text_pair_column:
-    a sentence pair's second column, or empty; label_separator: a multi-label model's, which joins the labels
-    it answers, or empty."""
-    columns = TextColumns(text_column, text_pair_column)
-    texts, labels = eval_examples(examples, columns, label_column)
-    candidate = answers(model, texts, columns)
-    baseline = answers(baseline_model, texts, columns) if baseline_model else None
-    if label_separator:  # the answers' labels, as the eval texts' labels: one list per text
-        candidate, baseline = ([split_labels(answer, label_separator) for answer in answered]
-                               if answered is not None else None for answered in (candidate, baseline))
-        decision = decide_multi_label(labels, candidate, baseline, Rule(**json.loads(rule)))
-    else:
-        decision = decide([label for label, in labels], candidate, baseline, Rule(**json.loads(rule)))
+    """rule: tasks/judging.Rule as JSON (pipeline/configs.py, blessing_rule); task: tasks.TaskSettings as JSON:
+    the text columns both models read, and the label task that judges their answers."""
+    settings = typed_settings.from_json(tasks.TaskSettings, task, "the BlessingGate's task")
+    texts, labels = eval_examples(examples, settings.columns, settings.label_column)
+    candidate = answers(model, texts, settings.columns)
+    baseline = answers(baseline_model, texts, settings.columns) if baseline_model else None
+    decision = tasks.label_task(settings).judge(labels, candidate, baseline,
+                                                typed_settings.from_json(Rule, rule, "the BlessingGate's rule"))
     _record(blessing, decision, model, baseline_model)
     logging.info("Blessing: %s", decision.reason)

@@ -24,28 +24,29 @@ from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArti
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types import standard_artifacts
 
+import tasks
+from contracts import typed_settings
 from contracts.errors import DataDriftError
-from contracts.raw_data import BYTE_ORDER_MARK, span_patterns, split_labels
+from contracts.raw_data import BYTE_ORDER_MARK, span_patterns
 from preprocessing import checkpoint, tokenize
 
 TOKEN_LENGTH = "token_length"
 _BATCH = 1024
 
 
-def read_span(input_base: str, pattern: str, span: int, text_column: str, label_column: str,
-              label_separator: str = "") -> Optional[Tuple[List[str], List]]:
-    """The texts and labels of one span's CSV files (a multi-label row's: a list, the labels its cell
-    holds), or None when the span has no file."""
+def read_span(input_base: str, pattern: str, span: int, task: tasks.TaskSettings) -> Optional[Tuple[List[str], List]]:
+    """The texts of one span's CSV files and each row's labels (a list: the labels its cell holds, as ExampleGen
+    writes them), or None when the span has no file."""
     texts, labels = [], []
+    label_task = tasks.label_task(task)
     paths = [path for p in span_patterns(pattern, span, 1) for path in sorted(tf.io.gfile.glob(
         os.path.join(input_base, p)))]
     for path in paths:
         with tf.io.gfile.GFile(path, "rb") as f:
             content = f.read().decode("utf-8").lstrip(BYTE_ORDER_MARK)
         for row in csv.DictReader(io.StringIO(content, newline="")):
-            texts.append(row[text_column])
-            cell = row[label_column]
-            labels.append(split_labels(cell, label_separator) if label_separator else cell)
+            texts.append(row[task.text_column])
+            labels.append(label_task.row_labels(row[task.label_column]))
     return (texts, labels) if paths else None
 
 
@@ -72,19 +73,17 @@ def drift_problems(anomalies: anomalies_pb2.Anomalies) -> List[str]:
             for reason in info.reason if "COMPARATOR" in anomalies_pb2.AnomalyInfo.Type.Name(reason.type)]
 
 
-def check_span(input_base: str, pattern: str, span: int, text_column: str, label_column: str,
-               checkpoint_dir: str, label_linf: float, token_length_js: float, report_dir: str,
-               label_separator: str = "") -> List[str]:
+def check_span(input_base: str, pattern: str, span: int, task: tasks.TaskSettings, checkpoint_dir: str,
+               label_linf: float, token_length_js: float, report_dir: str) -> List[str]:
     """Compares span with span - 1; writes both statistics and the anomalies to report_dir; returns the
-    drift problems (none when there is no previous span). label_separator: a multi-label task's, whose
-    label distribution is that of single labels."""
-    previous_rows = read_span(input_base, pattern, span - 1, text_column, label_column, label_separator)
+    drift problems (none when there is no previous span). The label distribution is that of single labels
+    (a multi-label row counts each of its labels)."""
+    previous_rows = read_span(input_base, pattern, span - 1, task)
     if previous_rows is None:
         logging.info("Drift not checked: span %d has no span %d before it", span, span - 1)
         return []
     tokenizer = tokenize.BertGraphTokenizer(tokenize.load_wordpiece_spec(checkpoint.local_dir(checkpoint_dir)))
-    newest = span_statistics(*read_span(input_base, pattern, span, text_column, label_column, label_separator),
-                             tokenizer)
+    newest = span_statistics(*read_span(input_base, pattern, span, task), tokenizer)
     previous = span_statistics(*previous_rows, tokenizer)
     anomalies = drift_anomalies(newest, previous, label_linf, token_length_js)
     tf.io.gfile.makedirs(report_dir)
@@ -102,13 +101,13 @@ def check_span(input_base: str, pattern: str, span: int, text_column: str, label
 @component
 def DriftCheck(examples: InputArtifact[standard_artifacts.Examples],
                report: OutputArtifact[standard_artifacts.ExampleAnomalies],
-               input_base: Parameter[str], pattern: Parameter[str], text_column: Parameter[str],
-               label_column: Parameter[str], checkpoint_dir: Parameter[str], label_linf: Parameter[float],
-               token_length_js: Parameter[float], action: Parameter[str], label_separator: Parameter[str] = ""
-               ) -> None:
+               input_base: Parameter[str], pattern: Parameter[str], task: Parameter[str],
+               checkpoint_dir: Parameter[str], label_linf: Parameter[float], token_length_js: Parameter[float],
+               action: Parameter[str]) -> None:
+    """task: tasks.TaskSettings as JSON (the text and label columns, how a label cell is read)."""
     span = examples.get_int_custom_property(example_gen_utils.SPAN_PROPERTY_NAME)
-    problems = check_span(input_base, pattern, span, text_column, label_column, checkpoint_dir, label_linf,
-                          token_length_js, report.uri, label_separator)
+    problems = check_span(input_base, pattern, span, typed_settings.from_json(tasks.TaskSettings, task, "task"),
+                          checkpoint_dir, label_linf, token_length_js, report.uri)
     if not problems:
         return
     message = (f"span {span} drifted from span {span - 1}: " + " | ".join(problems)

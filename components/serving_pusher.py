@@ -18,7 +18,6 @@ TFX's Pusher, with these changes:
 - A model identical to the newest version already there (same SavedModel fingerprint) is not pushed
   again: re-running an unchanged pipeline re-blesses the same model and must not add a duplicate version.
 """
-import json
 import os
 import time
 import uuid
@@ -34,6 +33,8 @@ from tfx.types import artifact_utils, channel, component_spec, standard_artifact
 from tfx.utils import io_utils, proto_utils
 
 from components import serving_ops
+from components.settings import PusherSettings
+from contracts import typed_settings
 from contracts.errors import UnservableModelError
 from contracts.text_columns import TextColumns
 from reports import model_card, run_facts, run_outputs
@@ -130,29 +131,29 @@ def _eval_texts(examples: List[types.Artifact], columns: TextColumns, count: int
 
 
 def _card_facts(input_dict: Dict[str, List[types.Artifact]], model_path: str, model_root: str, version: str,
-                settings: Dict[str, Any]) -> Dict[str, Any]:
+                settings: PusherSettings) -> Dict[str, Any]:
     statistics = artifact_utils.get_single_instance(input_dict[STATISTICS_KEY])
     return model_card.card_facts(
         model_path, artifact_utils.get_single_uri(input_dict[EVALUATION_KEY]),
         {split: artifact_utils.get_split_uri([statistics], split)
          for split in artifact_utils.decode_split_names(statistics.split_names)},
         artifact_utils.get_single_uri(input_dict[EXAMPLES_KEY]), os.path.basename(model_root), version,
-        settings["intended_use"], settings["label_column"],
+        settings.intended_use, settings.task.label_column,
         run_outputs.read_decision(artifact_utils.get_single_uri(input_dict[BLESSING_KEY])))
 
 
-def _label(model_root: str, serving_path: str, settings: Dict[str, Any]) -> None:
+def _label(model_root: str, serving_path: str, settings: PusherSettings) -> None:
     """Rewrites models.config; says so when the new version waits, unlabeled, for the server to load it."""
     serving_dir = os.path.dirname(model_root)
-    path = model_server_config.update(serving_dir, os.path.basename(model_root), settings["serving_server"],
-                                      settings["serving_server_wait_seconds"])
+    path = model_server_config.update(serving_dir, os.path.basename(model_root), settings.serving_server,
+                                      settings.serving_server_wait_seconds)
     config = model_server_config.read(path)
     logging.info("models.config labels: %s", model_server_config.labels(config))
     if int(os.path.basename(serving_path)) in model_server_config.unlabeled_versions(serving_dir, config):
         logging.warning("Version %s carries no label until TF Serving has loaded it (%s): then `make canary` "
                         "labels it canary and `make promote` makes it stable",
                         os.path.basename(serving_path),
-                        f"not AVAILABLE at {settings['serving_server']} in time" if settings["serving_server"]
+                        f"not AVAILABLE at {settings.serving_server} in time" if settings.serving_server
                         else "no --serving-server to ask")
 
 
@@ -166,12 +167,13 @@ class Executor(pusher_executor.Executor):
             return
         model_path = self.GetModelPath(input_dict)
         check_servable(model_path)
-        settings = json.loads(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY])
+        settings = typed_settings.from_json(PusherSettings, exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY],
+                                            "the ServingPusher's settings")
         destination = proto_utils.json_to_proto(
             exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], pusher_pb2.PushDestination())
         model_root = destination.filesystem.base_directory
-        columns = run_facts.text_columns(settings)
-        texts = _eval_texts(input_dict[EXAMPLES_KEY], columns, settings["warmup_texts"])
+        columns = settings.task.columns
+        texts = _eval_texts(input_dict[EXAMPLES_KEY], columns, settings.warmup_texts)
         requests = warmup.build_requests(model_path, os.path.basename(model_root), texts, columns)
 
         def prepare(staging: str, version: str) -> None:
@@ -203,13 +205,12 @@ class ServingPusher(base_component.BaseComponent):
 
     def __init__(self, model: types.BaseChannel, model_blessing: types.BaseChannel, examples: types.BaseChannel,
                  model_evaluation: types.BaseChannel, statistics: types.BaseChannel, serving_model_root: str,
-                 settings: Dict[str, Any]):
-        """settings: text_column, text_pair_column, label_column, warmup_texts, intended_use, serving_server and
-        serving_server_wait_seconds (pipeline/configs.py, pusher_config)."""
+                 settings: PusherSettings):
+        """settings: pipeline/configs.py's pusher_settings."""
         super().__init__(spec=ServingPusherSpec(
             model=model, model_blessing=model_blessing, examples=examples, model_evaluation=model_evaluation,
             statistics=statistics,
             push_destination=pusher_pb2.PushDestination(
                 filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=serving_model_root)),
-            custom_config=json.dumps(settings),
+            custom_config=typed_settings.to_json(settings),
             pushed_model=channel.Channel(type=standard_artifacts.PushedModel)))

@@ -41,6 +41,3 @@ TEXT_PAIR_INPUT = "text_pair"  # a sentence-pair model's second text ([CLS] text
 EXAMPLES_INPUT = "examples"
 PROBABILITIES, LABEL, CLASS_ID = "probabilities", "label", "class_id"
 OUTPUTS = (PROBABILITIES, LABEL, CLASS_ID)
-# A multi-label model answers a label when its probability is above this: the export's answer, and where
-# the Evaluator binarizes each label for its precision, recall and F1 (components/evaluation.py).
-MULTI_LABEL_THRESHOLD = 0.5

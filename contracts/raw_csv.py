@@ -14,7 +14,7 @@ refused in about a second, not after TensorFlow's import.
 import csv
 import hashlib
 import os
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 from contracts.errors import InputError
 from contracts.raw_data import (
@@ -27,7 +27,6 @@ from contracts.raw_data import (
     open_binary,
     read_header,
     span_patterns,
-    split_labels,
 )
 from contracts.raw_data import newest_span as resolve_span
 from contracts.text_columns import TextColumns
@@ -164,55 +163,27 @@ def _check_header(path: str, header: List[str], text_columns: Sequence[str], lab
                          f"{flags[missing[0]]}")
 
 
-def _is_number(value: str) -> bool:
-    try:
-        float(value)
-        return True
-    except ValueError:
-        return False
+LabelProblem = Callable[[str], Optional[str]]  # a row's label cell -> what is wrong with it, or None
 
 
-def _label_problem(label: str, labels: Sequence[str]) -> Optional[str]:
-    if label in labels:
-        return None
-    if _is_number(label):
-        return (f"label {label!r} is a number, but the classes in the schema are {sorted(labels)}: write the "
-                "class name, not its index")
-    return (f"label {label!r} is not one of {sorted(labels)} in the schema: fix the row, or regenerate the "
-            "schema (make schema) if it is a new class")
-
-
-def _labels_problem(cell: str, labels: Optional[Sequence[str]], label_separator: str) -> Optional[str]:
-    """What is wrong with a row's label cell: one label, or with a separator (multi-label) one or more."""
-    if not label_separator:
-        return _label_problem(cell, labels) if labels is not None else None
-    row_labels = split_labels(cell, label_separator)
-    if not row_labels:
-        return f"no label (the cell is {cell!r}): give the row at least one label, or drop it"
-    if labels is None:
-        return None
-    return next(filter(None, (_label_problem(label, labels) for label in row_labels)), None)
-
-
-def check_csv(path: str, text_column: str, label_column: Optional[str] = None,
-              labels: Optional[Sequence[str]] = None, text_pair_column: str = "", label_separator: str = "") -> int:
+def check_csv(path: str, columns: TextColumns, label_column: Optional[str] = None,
+              label_problem: Optional[LabelProblem] = None) -> int:
     """Validates one CSV file; returns its number of data rows. Each text column (a sentence pair's second
-    one too, contracts/text_columns.py) must be filled in every row. label_separator: a multi-label cell's
-    separator, each of its labels checked; empty: one label per row."""
-    text_columns = TextColumns(text_column, text_pair_column).columns
+    one too, contracts/text_columns.py) must be filled in every row; label_problem (the task's, tasks/) says
+    what is wrong with a label cell."""
     content = _decode(path)
-    columns = ",".join(c for c in (*text_columns, label_column) if c)
+    names = ",".join(c for c in (*columns.columns, label_column) if c)
     if not content.strip():
-        raise InputError(f"{path} is empty: it needs a header row ({columns}) and data rows")
+        raise InputError(f"{path} is empty: it needs a header row ({names}) and data rows")
     if "\x00" in content:
         line = content[: content.index("\x00")].count("\n") + 1
         raise InputError(f"{path}, line {line}: NUL byte in the file: remove it (is this a CSV file?)")
     records = _rows(path, content)
     header = next(records)[1]
-    _check_header(path, header, text_columns, label_column)
-    text_at = [(header.index(column), column) for column in text_columns]
+    _check_header(path, header, columns.columns, label_column)
+    text_at = [(header.index(column), column) for column in columns.columns]
     label_at = header.index(label_column) if label_column else None
-    problems, rows, numeric_labels = _RowProblems(path), 0, 0
+    problems, rows = _RowProblems(path), 0
     for line, row in records:
         rows += 1
         if len(row) != len(header):
@@ -220,30 +191,22 @@ def check_csv(path: str, text_column: str, label_column: Optional[str] = None,
                          "that contain commas")
         elif empty := [column for at, column in text_at if not row[at].strip()]:
             problems.add("text", line, f"empty text in column {empty[0]!r}: fill it or drop the row")
-        elif label_at is None:
-            continue
-        elif problem := _labels_problem(row[label_at], labels, label_separator):
+        elif label_at is not None and label_problem and (problem := label_problem(row[label_at])):
             problems.add("label", line, problem)
-        else:
-            numeric_labels += _is_number(row[label_at])
     problems.raise_first()
     if rows == 0:
         raise InputError(f"{path} has a header but no data rows")
-    if label_at is not None and numeric_labels == rows:
-        raise InputError(f"{path}: every label in column {label_column!r} is a number, which CsvExampleGen "
-                         "reads as an integer feature, not a class name: write the classes as names")
     return rows
 
 
-def check_data(data: str, text_column: str, label_column: Optional[str] = None,
-               labels: Optional[Sequence[str]] = None, span_window: int = 1, text_pair_column: str = "",
-               label_separator: str = "") -> int:
+def check_data(data: str, columns: TextColumns, label_column: Optional[str] = None,
+               label_problem: Optional[LabelProblem] = None, span_window: int = 1) -> int:
     """Validates every CSV file a run (or a scoring) reads; returns the number of data rows. Without a
     label column (scoring), labels are neither required nor checked."""
     files = csv_files(data, span_window)
     rows = 0
     for path in files:
-        rows += check_csv(path, text_column, label_column, labels, text_pair_column, label_separator)
+        rows += check_csv(path, columns, label_column, label_problem)
     headers = {path: read_header(path) for path in files}
     for path in files[1:]:
         if headers[path] != headers[files[0]]:

@@ -89,9 +89,3 @@ def newest_span(input_base: str, pattern: str) -> Tuple[int, str]:
 def span_patterns(pattern: str, span: int, span_window: int) -> List[str]:
     """The file patterns of the span_window spans that end with `span`, oldest first."""
     return [pattern.replace(SPAN_SPEC, str(s)) for s in range(max(span - span_window + 1, 0), span + 1)]
-
-
-def split_labels(cell: str, separator: str) -> List[str]:
-    """A multi-label row's labels (--label-separator): the cell cut at the separator, each label stripped,
-    empty ones and repeats dropped, in the order written."""
-    return list(dict.fromkeys(label.strip() for label in cell.split(separator) if label.strip()))

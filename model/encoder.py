@@ -25,9 +25,10 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
+from model import head
+from model.head import HEAD_LAYER
 from preprocessing import checkpoint
 
-HEAD_LAYER = "classifier"  # the classifier's dense head (a top-level layer): its columns follow the class order
 _LAYER = "bert/encoder/layer_._{}/"
 _SQRT_HALF = math.sqrt(0.5)
 def relative_name(variable: tf.Variable) -> str:
@@ -147,10 +148,8 @@ class ServingEncoder(tf.Module):
         mask_bias = ((1.0 - mask) * -10000.0)[:, None, None, :]  # transformers' additive mask
         for layer in self._layers:
             x = self._layer(x, layer, batch, length, mask_bias)
-        # Mean over the real tokens (model/keras_classifier.py's pooling), then the head.
-        hidden = tf.reshape(x, [batch, length, self._hidden]) * mask[:, :, None]
-        pooled = tf.reduce_sum(hidden, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1, keepdims=True), 1.0)
-        return tf.nn.bias_add(tf.matmul(pooled, self._head[0]), self._head[1])
+        return head.project(head.mean_pool(tf.reshape(x, [batch, length, self._hidden]), attention_mask),
+                            *self._head)
 
     @tf.function(input_signature=[])
     def classifier_weights(self) -> Dict[str, tf.Tensor]:

@@ -2,16 +2,16 @@
 serving_config/ (signature and output names: contracts/names.py).
 
 - serving_default:    text (string [None])      -> probabilities, label, class_id
-                      (a sentence-pair model: text and text_pair, string [None] each; a long-text
-                      model reads each text as windows and combines their logits: the same contract;
-                      a multi-label model: probabilities are each label's (sigmoid), label holds the
-                      labels above their thresholds joined by the separator, class_id the likeliest's)
+                      (a sentence-pair model: text and text_pair, string [None] each; what the outputs
+                      hold is the label task's, tasks/: a multi-label model's probabilities are each
+                      label's, its label the labels above their thresholds joined by the separator)
 - serving_tf_example: examples (serialized tf.Example of the raw features) -> the same outputs
 - transform_features: examples -> the transformed features (TFMA's preprocessing function)
 
 Beside it, assets.extra/hyperparameters.json: how the model was made (class names, training settings, the
 model it started from); TF Serving ignores that directory's other files.
 """
+import dataclasses
 import json
 import os
 from typing import Any, Dict, Sequence
@@ -19,11 +19,12 @@ from typing import Any, Dict, Sequence
 import tensorflow as tf
 import tf_keras
 
-from contracts import layout, names
-from contracts.text_columns import TextColumns
+import tasks
+from contracts import features, layout, names
 from model import encoder
 from model.keras_classifier import trim_padding
-from preprocessing import features, windows
+from model.settings import TrainerSettings
+from tasks import TaskSettings
 
 
 def write_hyperparameters(model_dir: str, values: Dict[str, Any]) -> None:
@@ -37,30 +38,51 @@ def read_hyperparameters(model_dir: str) -> Dict[str, Any]:
         return json.load(f)
 
 
+@dataclasses.dataclass(frozen=True)
+class ExportSettings:
+    task: TaskSettings  # what serving_default takes (the text columns) and answers (the label task)
+    sub_batch_size: int  # a larger request is sorted by length into sub-batches of this many texts
+    encoder_branches: int  # independent branches per layer of the served encoder (model/encoder.py)
+
+    @classmethod
+    def of(cls, settings: TrainerSettings) -> "ExportSettings":
+        return cls(settings.task, settings.serving_sub_batch_size, settings.serving_encoder_branches)
+
+
+class TransformGraph(tf.Module):
+    """Transform's graph (the tokenizer in it) as the SavedModel holds it: what TFT's transform_features_layer()
+    holds, without its Keras model around it, whose SavedModel serialization traces the layer again at every
+    save (measured: 13 s of a Trainer's 15 s export went there). The loaded graph's tables and vocab.txt asset are
+    tracked through the loader's attributes, as TFT's layer tracks them."""
+
+    def __init__(self, tft_output):
+        from tensorflow_transform.saved import saved_transform_io_v2
+
+        super().__init__(name="transform_graph")
+        self._loader = saved_transform_io_v2.SavedModelLoader(tft_output.transform_savedmodel_dir)
+        self.loaded = self._loader.__dict__
+
+    def __call__(self, raw_features: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+        return self._loader.apply_transform_model(raw_features)
+
+
 class ExportModule(tf.Module):
     """What the SavedModel holds: the transform graph (tokenizer included) and the classifier's forward pass
-    (model/encoder.py: the trained weights in a graph laid out for CPU serving)."""
+    (model/encoder.py: the trained weights in a graph laid out for CPU serving); what it answers is the task's."""
 
-    def __init__(self, classifier: tf_keras.Model, tft_layer, class_names: Sequence[str],
-                 raw_feature_spec: Dict[str, tf.io.FixedLenFeature], columns: TextColumns, label_column: str,
-                 sub_batch_size: int, encoder_branches: int, window_aggregation: str = "",
-                 max_seq_length: int = 0, label_separator: str = ""):
-        """window_aggregation: "" when each text is one input; "mean" or "max" when Transform gives each text
-        as windows of max_seq_length (--long-text chunk), whose logits are combined per text.
-        label_separator: "" for one class per text; else a multi-label model, which answers every label
-        whose probability is above its threshold."""
+    def __init__(self, classifier: tf_keras.Model, transform: tf.Module, class_names: Sequence[str],
+                 raw_feature_spec: Dict[str, tf.io.FixedLenFeature], settings: ExportSettings):
         super().__init__()
-        self.encoder = encoder.ServingEncoder(classifier, encoder_branches)
-        self.tft_layer = tft_layer  # tracked: its tables and vocab.txt asset go into the SavedModel
+        self.encoder = encoder.ServingEncoder(classifier, settings.encoder_branches)
+        self.transform = transform  # tracked: its tables and vocab.txt asset go into the SavedModel
         self._class_names = tf.constant(list(class_names))
         self._num_classes = len(class_names)
-        self._sub_batch_size = sub_batch_size
+        self._sub_batch_size = settings.sub_batch_size
+        self._label_task, self._input_shape = tasks.label_task(settings.task), tasks.input_shape(settings.task)
+        columns = settings.task.columns
         self._raw_feature_spec = dict(raw_feature_spec)
-        self._serving_feature_spec = {k: v for k, v in raw_feature_spec.items() if k != label_column}
+        self._serving_feature_spec = {k: v for k, v in raw_feature_spec.items() if k != settings.task.label_column}
         self._text_columns = columns.columns
-        self._window_aggregation, self._max_seq_length = window_aggregation, max_seq_length
-        self._label_separator = label_separator
-        self._thresholds = [names.MULTI_LABEL_THRESHOLD] * len(class_names) if label_separator else []
         # serving_default's inputs are the text columns' (contracts/text_columns.py): one or two.
         self.serve_text = tf.function(self._serve_text, autograph=False, input_signature=[
             tf.TensorSpec([None], tf.string, name=name) for name in columns.inputs])
@@ -97,32 +119,13 @@ class ExportModule(tf.Module):
 
         return tf.cond(tf.size(lengths) <= size, lambda: self._classify(transformed), by_length)
 
-    def _text_logits(self, transformed: Dict[str, tf.Tensor]) -> tf.Tensor:
-        if not self._window_aggregation:
-            return self._logits(transformed)
-        windows_of_texts, text = windows.from_per_text(transformed, self._max_seq_length)
-        combine = tf.math.unsorted_segment_max if self._window_aggregation == "max" else tf.math.unsorted_segment_mean
-        # Every text has at least one window (an empty text: [CLS] [SEP]), so no segment is empty.
-        return combine(self._logits(windows_of_texts), text, transformed[features.INPUT_IDS].dense_shape[0])
-
-    def thresholds(self) -> Dict[str, Dict[str, float]]:
-        """A multi-label model's thresholds per label, for hyperparameters.json."""
-        class_names = [name.decode() for name in self._class_names.numpy()]
-        return {"label_thresholds": dict(zip(class_names, self._thresholds))} if self._label_separator else {}
+    def model_facts(self) -> Dict[str, Any]:
+        """What hyperparameters.json records of how the model answers, beyond its class names."""
+        return self._label_task.model_facts([name.decode() for name in self._class_names.numpy()])
 
     def _predict(self, raw_features: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
-        logits = self._text_logits(self.tft_layer(raw_features))
-        if not self._label_separator:
-            probabilities = tf.nn.softmax(logits, axis=-1)
-            class_id = tf.argmax(probabilities, axis=-1)
-            return {names.PROBABILITIES: probabilities, names.LABEL: tf.gather(self._class_names, class_id),
-                    names.CLASS_ID: class_id}
-        probabilities = tf.nn.sigmoid(logits)
-        chosen = probabilities > tf.constant(self._thresholds)
-        labels = tf.ragged.boolean_mask(tf.broadcast_to(self._class_names, tf.shape(chosen)), chosen)
-        return {names.PROBABILITIES: probabilities,
-                names.LABEL: tf.strings.reduce_join(labels, axis=-1, separator=self._label_separator),
-                names.CLASS_ID: tf.argmax(probabilities, axis=-1)}
+        logits = self._input_shape.text_logits(self.transform(raw_features), self._logits)
+        return self._label_task.answer(logits, self._class_names)
 
     def _serve_text(self, *texts):
         return self._predict({column: tf.reshape(text, [-1, 1]) for column, text in zip(self._text_columns, texts)})
@@ -133,9 +136,8 @@ class ExportModule(tf.Module):
 
     @tf.function(autograph=False, input_signature=[tf.TensorSpec([None], tf.string, name=names.EXAMPLES_INPUT)])
     def transform_features(self, examples):
-        transformed = self.tft_layer(tf.io.parse_example(examples, self._raw_feature_spec))
-        if self._label_separator:  # TFMA's multi-label metrics take a 0/1 label per class
-            transformed[features.LABEL_ID] = features.multi_hot(transformed[features.LABEL_ID], self._num_classes)
+        transformed = self.transform(tf.io.parse_example(examples, self._raw_feature_spec))
+        transformed[features.LABEL_ID] = self._label_task.eval_labels(transformed[features.LABEL_ID], self._num_classes)
         return transformed
 
     def save(self, export_dir: str) -> None:

@@ -1,4 +1,4 @@
-"""The Keras BERT classifier that training fits: the checkpoint's encoder, mean pooling and a dense head;
+"""The Keras BERT classifier that training fits: the checkpoint's encoder and the classification head;
 the padding trim every batch goes through; the training wrapper (optimizer state, gradient accumulation).
 What is exported from it is model/export.py."""
 import logging
@@ -8,8 +8,8 @@ from typing import Dict
 import tensorflow as tf
 import tf_keras
 
-from model.encoder import HEAD_LAYER
-from preprocessing import features
+from contracts import features
+from model.head import ClassificationHead
 
 
 def _model_inputs() -> Dict[str, tf.Tensor]:
@@ -43,12 +43,7 @@ def _quiet_expected_load_report() -> None:
 # 6-step Trainer process 134 s -> 73 s, the same exported bits).
 @tf.autograph.experimental.do_not_convert
 def load_classifier(checkpoint_dir: str, num_classes: int) -> tf_keras.Model:
-    """The checkpoint's encoder (transformers' TF BERT), mean-pooled over real tokens, and a new dense head.
-
-    Mean pooling rather than the [CLS] pooler: sentence-transformers checkpoints such as the default were
-    trained to be read that way (their pooler is left over from pre-training), and it is a sound choice
-    for plain BERT checkpoints too. Outputs logits, float32 under any precision policy.
-    """
+    """The checkpoint's encoder (transformers' TF BERT) and a new classification head (model/head.py)."""
     from transformers import TFAutoModel
 
     _quiet_expected_load_report()
@@ -58,13 +53,8 @@ def load_classifier(checkpoint_dir: str, num_classes: int) -> tf_keras.Model:
     if getattr(encoder, "bert", None) is not None and encoder.bert.pooler is not None:
         encoder.bert.pooler.trainable = False  # unused (mean pooling): no gradient, so no update either way
     inputs = _model_inputs()
-    hidden = encoder(inputs).last_hidden_state
-    mask = tf.cast(inputs[features.ATTENTION_MASK], hidden.dtype)[:, :, None]
-    pooled = tf.reduce_sum(hidden * mask, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1), 1.0)
-    pooled = tf_keras.layers.Dropout(encoder.config.hidden_dropout_prob)(pooled)
-    logits = tf_keras.layers.Dense(
-        num_classes, dtype="float32", name=HEAD_LAYER,
-        kernel_initializer=tf_keras.initializers.TruncatedNormal(stddev=encoder.config.initializer_range))(pooled)
+    head = ClassificationHead(num_classes, encoder.config.hidden_dropout_prob, encoder.config.initializer_range)
+    logits = head([encoder(inputs).last_hidden_state, inputs[features.ATTENTION_MASK]])
     return tf_keras.Model(inputs, logits, name="bert_classifier")
 
 

@@ -10,7 +10,7 @@ from typing import Dict, List, Tuple
 import tensorflow as tf
 import tf_keras
 
-from model import keras_classifier
+from model import head
 
 # Where each target sits in a transformers TFBertLayer (attribute paths), by the names users pass.
 TARGET_PATHS = {
@@ -82,7 +82,7 @@ def add_adapters(classifier: tf_keras.Model, rank: int, alpha: float, dropout: f
     """Freezes every weight of the classifier but its head, and wraps the targets with adapters
     (built here, under the caller's distribution scope). Returns the trainable and total parameter counts."""
     for layer in classifier._flatten_layers(include_self=False):  # noqa: SLF001
-        if layer._trainable_weights and layer.name != keras_classifier.HEAD_LAYER:  # noqa: SLF001  (owners of weights only)
+        if layer._trainable_weights and layer.name != head.HEAD_LAYER:  # noqa: SLF001  (owners of weights only)
             layer.trainable = False
     for owner, attribute in _targets(classifier, targets):
         base = getattr(owner, attribute)

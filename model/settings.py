@@ -7,7 +7,8 @@ reads fields, not dictionary keys. The same values are recorded in the model's h
 import dataclasses
 from typing import Any, Dict, Tuple
 
-from contracts.text_columns import TextColumns
+from contracts import typed_settings
+from tasks import TaskSettings
 
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
 PRECISIONS = ("auto", "off", "mixed_float16", "mixed_bfloat16")
@@ -16,13 +17,8 @@ LORA_TARGETS = ("query", "key", "value", "attention_output", "intermediate", "ou
 
 @dataclasses.dataclass(frozen=True)
 class TrainerSettings:
+    task: TaskSettings  # the columns, the labels' and inputs' modules (tasks/), max_seq_length
     checkpoint_dir: str  # "" = the embedded default, resolved where the Trainer runs
-    text_column: str
-    text_pair_column: str  # "" = one text per example
-    label_column: str
-    label_separator: str  # "" = one class per text; else multi-label: the predicted labels are joined by it
-    max_seq_length: int
-    window_aggregation: str  # "" = one input per text; "mean" or "max": a text's windows' logits combined
     batch_size: int  # global, across all replicas
     epochs: int
     learning_rate: float
@@ -46,19 +42,10 @@ class TrainerSettings:
     warm_start_root: str  # "" = no warm start
     code_version: str  # a hash of the training code: editing it invalidates the Trainer's cache
 
-    @property
-    def text_columns(self) -> TextColumns:
-        return TextColumns(self.text_column, self.text_pair_column)
-
     def to_custom_config(self) -> Dict[str, Any]:
-        return {**dataclasses.asdict(self), "lora_targets": list(self.lora_targets)}
+        return typed_settings.to_dict(self)
 
     @classmethod
     def from_custom_config(cls, values: Dict[str, Any]) -> "TrainerSettings":
         """From the Trainer's custom_config, which may carry other keys too (Vertex AI's, say)."""
-        fields = {f.name for f in dataclasses.fields(cls)}
-        missing = sorted(fields - set(values))
-        if missing:
-            raise ValueError(f"the Trainer's custom_config lacks {', '.join(missing)}: compile the pipeline again")
-        settings = {name: value for name, value in values.items() if name in fields}
-        return cls(**{**settings, "lora_targets": tuple(settings["lora_targets"])})
+        return typed_settings.from_dict(cls, values, "the Trainer's custom_config")

@@ -14,36 +14,32 @@ from absl import logging
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
+import tasks
+from contracts import features
 from model import distribution, export, gradient_checkpointing, keras_classifier, lora, warm_start
 from model.settings import TrainerSettings
-from preprocessing import checkpoint, features, windows
+from preprocessing import checkpoint
 
 
 def _dataset(fn_args: tfx.components.FnArgs, files, tf_transform_output, settings: TrainerSettings,
              training: bool, classes: int) -> tf.data.Dataset:
+    """One row per model input (a text, or a window of one), with the label task's targets."""
+    label_task, input_shape = tasks.label_task(settings.task), tasks.input_shape(settings.task)
     dataset = fn_args.data_accessor.tf_dataset_factory(
         files,
         tfxio.TensorFlowDatasetOptions(batch_size=settings.batch_size, label_key=features.LABEL_ID,
                                        shuffle=training, shuffle_seed=settings.seed),
         tf_transform_output.transformed_metadata.schema)
-    if settings.label_separator:  # multi-label: each text's label indices as a 0/1 target per class
-        dataset = dataset.map(lambda x, y: (x, features.multi_hot(y, classes)))
-    if settings.window_aggregation:  # long texts: each window is an example, with its text's label
-        dataset = dataset.map(lambda x, y: _label_each_window(x, y, settings.max_seq_length))
-        if not training:
-            dataset = dataset.unbatch().batch(settings.batch_size)
+    dataset = dataset.map(lambda x, y: input_shape.training_examples(x, label_task.targets(y, classes)))
     if training:  # one batch per update: accumulation cuts it into micro-batches of batch_size
         dataset = batch_by_length(dataset, settings.batch_size * settings.gradient_accumulation_steps)
+    else:  # batch_size model inputs per batch, however many a text made
+        dataset = dataset.unbatch().batch(settings.batch_size)
     # Workers split the batches, not the files: Transform writes few files, fewer than workers at times.
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return dataset.map(lambda x, y: (keras_classifier.trim_padding(x), y),
                        num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE).with_options(options)
-
-
-def _label_each_window(x, y, max_seq_length: int):
-    windows_of_texts, text = windows.from_per_text(x, max_seq_length)
-    return windows_of_texts, tf.gather(y, text)
 
 
 def batch_by_length(dataset: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:
@@ -57,26 +53,21 @@ def batch_by_length(dataset: tf.data.Dataset, batch_size: int) -> tf.data.Datase
         drop_remainder=True)
 
 
-def _count_examples(files, settings: TrainerSettings) -> int:
-    """Training examples in the files: texts, or with long texts the windows of each."""
+def _count_inputs(files, settings: TrainerSettings) -> int:
+    """Model inputs in the files: texts, or with long texts the windows of each."""
     records = tf.data.TFRecordDataset(tf.io.gfile.glob(files), compression_type="GZIP")
-    if not settings.window_aggregation:
-        return int(records.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
-    spec = {features.ATTENTION_MASK: tf.io.VarLenFeature(tf.int64)}
-    return int(records.map(lambda r: tf.size(tf.io.parse_single_example(r, spec)[features.ATTENTION_MASK].values,
-                                             out_type=tf.int64) // settings.max_seq_length)
-               .reduce(tf.constant(0, tf.int64), lambda n, windows_of_text: n + windows_of_text))
+    return tasks.input_shape(settings.task).count_inputs(records)
 
 
 def _train_steps(fn_args: tfx.components.FnArgs, settings: TrainerSettings) -> int:
     if fn_args.train_steps:
         return fn_args.train_steps
     examples_per_update = settings.batch_size * settings.gradient_accumulation_steps
-    return settings.epochs * math.ceil(_count_examples(fn_args.train_files, settings) / examples_per_update)
+    return settings.epochs * math.ceil(_count_inputs(fn_args.train_files, settings) / examples_per_update)
 
 
 def _eval_steps(fn_args: tfx.components.FnArgs, settings: TrainerSettings) -> int:
-    return fn_args.eval_steps or math.ceil(_count_examples(fn_args.eval_files, settings) / settings.batch_size)
+    return fn_args.eval_steps or math.ceil(_count_inputs(fn_args.eval_files, settings) / settings.batch_size)
 
 
 class _ProgressLog(tf_keras.callbacks.Callback):
@@ -131,12 +122,7 @@ def compile_for_training(classifier, settings: TrainerSettings, train_steps: int
     # The logged loss and accuracy as one replica sees them (they are synchronized already): Keras' default
     # sums them over the workers of a MultiWorkerMirroredStrategy, which reports N times the loss.
     trainable.distribute_reduction_method = "first"
-    if settings.label_separator:  # multi-label: a yes/no per class; the accuracy of those answers
-        loss = tf_keras.losses.BinaryCrossentropy(from_logits=True)
-        accuracy = tf_keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)  # logit 0: probability 0.5
-    else:
-        loss = tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        accuracy = tf_keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+    loss, accuracy = tasks.label_task(settings.task).loss_and_accuracy()
     trainable.compile(optimizer=optimizer, loss=loss, metrics=[accuracy], jit_compile=jit_compile)
     # The optimizer's slots now, not in the first train step: a tf.function that creates variables is traced
     # twice (with, then without, creating them), and a BERT train step takes ~12 s to trace here. The same
@@ -163,7 +149,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     eval_ds = _dataset(fn_args, fn_args.eval_files, tf_transform_output, settings, False, len(class_names))
     with strategy.scope():
         classifier = keras_classifier.load_classifier(checkpoint.local_dir(settings.checkpoint_dir), len(class_names))
-        base_model = warm_start.restore(classifier, class_names, settings.warm_start_root)  # before any adapter
+        # Before any adapter is added: the served model's weights are a full model's.
+        base_model = warm_start.restore(classifier, class_names, settings.task.labels, settings.warm_start_root)
         parameters = apply_training_options(classifier, settings)
         trainable = compile_for_training(classifier, settings, train_steps)
 
@@ -179,11 +166,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     lora_merge = _merge_adapters(classifier, eval_ds) if settings.lora_rank else {}
     weights = weights_digest(classifier)
     logging.info("Trained weights: sha256 %s", weights)
-    exported = export.ExportModule(classifier, tf_transform_output.transform_features_layer(), class_names,
-                                   tf_transform_output.raw_feature_spec(),
-                                   settings.text_columns, settings.label_column, settings.serving_sub_batch_size,
-                                   settings.serving_encoder_branches, settings.window_aggregation,
-                                   settings.max_seq_length, settings.label_separator)
+    exported = export.ExportModule(classifier, export.TransformGraph(tf_transform_output), class_names,
+                                   tf_transform_output.raw_feature_spec(), export.ExportSettings.of(settings))
     if not distribution.is_chief(strategy):
         # Every worker saves, so that they stay in step, but into scratch space: the model is the chief's.
         # TFX then checks that the model exists, so a worker returns once the chief has written it.
@@ -195,7 +179,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     export.write_hyperparameters(fn_args.serving_model_dir, {
         **settings.to_custom_config(), "train_steps": train_steps,
         "steps_trained": int(trainable.optimizer.iterations.numpy()),
-        "class_names": class_names, "precision_policy": precision, **exported.thresholds(),
+        "class_names": class_names, "precision_policy": precision, **exported.model_facts(),
         "strategy": distribution.name(strategy), "replicas": strategy.num_replicas_in_sync,
         "weights_sha256": weights, "warm_started_from": base_model, **parameters, **lora_merge})
 

@@ -16,7 +16,7 @@ import tf_keras
 from absl import logging
 
 from contracts import layout
-from model import encoder, export, keras_classifier
+from model import encoder, export, head
 
 
 def newest_model(serving_root: str) -> Optional[str]:
@@ -40,15 +40,25 @@ def _saved_weights(model_dir: str) -> Dict[str, tf.Tensor]:
     return encoder.keras_weights(saved.classifier_variables)
 
 
-def restore(classifier: tf_keras.Model, class_names: List[str], serving_root: str) -> Optional[str]:
+def _label_task(hyperparameters: Dict) -> str:
+    """The label task a pushed model answers (models pushed before tasks/ recorded only a label separator)."""
+    return hyperparameters.get("task", {}).get("labels") or (
+        "multi_label" if hyperparameters.get("label_separator") else "single_label")
+
+
+def restore(classifier: tf_keras.Model, class_names: List[str], labels: str, serving_root: str) -> Optional[str]:
     """Loads the newest served model's weights into `classifier` (built from the checkpoint, under the
-    training strategy's scope); returns that model's directory, or None when training starts cold."""
+    training strategy's scope) when it answers the same label task (`labels`, tasks.LABEL_TASKS) over the same
+    classes; returns that model's directory, or None when training starts cold."""
     base = newest_model(serving_root) if serving_root else None
     if base is None:
         logging.info("Cold start from the checkpoint: %s", "warm start is off" if not serving_root
                      else f"no model under {serving_root} yet")
         return None
-    order, mismatch = _class_order(export.read_hyperparameters(base)["class_names"], class_names)
+    hyperparameters = export.read_hyperparameters(base)
+    order, mismatch = _class_order(hyperparameters["class_names"], class_names)
+    if _label_task(hyperparameters) != labels:
+        order, mismatch = None, f"it answers another label task ({_label_task(hyperparameters)}, not {labels})"
     saved = _saved_weights(base)
     targets = encoder.keras_weights(classifier.variables)
     if order is not None and {name: v.shape for name, v in saved.items()} != {
@@ -57,9 +67,9 @@ def restore(classifier: tf_keras.Model, class_names: List[str], serving_root: st
     if mismatch:
         logging.warning("Cold start from the checkpoint, not from %s: %s", base, mismatch)
         return None
-    head = {id(weight) for weight in classifier.get_layer(keras_classifier.HEAD_LAYER).weights}
+    head_weights = {id(weight) for weight in classifier.get_layer(head.HEAD_LAYER).weights}
     for name, target in targets.items():
         value = tf.convert_to_tensor(saved[name])
-        target.assign(tf.gather(value, order, axis=-1) if id(target) in head else value)
+        target.assign(tf.gather(value, order, axis=-1) if id(target) in head_weights else value)
     logging.info("Warm start from %s (the model serving now)", base)
     return base

@@ -28,6 +28,22 @@ _PROGRESS = ("is running", "is finished", "A cached execution", "Training ", "Ep
 
 
 _COMPONENT_STATE = re.compile(r"(?:node|Component) (\S+) is (running|finished)\.")
+_EXECUTION_FAILED = re.compile(r"Execution \d+ failed\.")
+
+
+class _GateStopFilter(logging.Filter):
+    """Drops the traceback Beam logs when a component stops the run on purpose (a gate's PipelineError): a
+    gate's stop is an expected outcome, and the run's last line says it (_root_cause). Any other error keeps
+    its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and _gate_error(record.exc_info[1]))
+
+
+def _gate_error(error: Optional[BaseException]) -> Optional[errors.PipelineError]:
+    while error is not None and not isinstance(error, errors.PipelineError):
+        error = error.__cause__ or error.__context__
+    return error
 
 
 class _ProgressFilter(logging.Filter):
@@ -40,6 +56,8 @@ class _ProgressFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
+        if _EXECUTION_FAILED.fullmatch(message):  # the run's own last line says what failed and why
+            return False
         state = _COMPONENT_STATE.search(message)
         if state and state.group(2) == "running":
             self._started[state.group(1)] = time.monotonic()
@@ -66,11 +84,10 @@ def resolve(args) -> configs.PipelineConfig:
 
 
 def check_inputs(config: configs.PipelineConfig) -> None:
-    labels = inputs.schema_labels(config.schema, config.label_column, config.text_columns.columns)
-    raw_csv.check_data(config.data, config.text_column, config.label_column, labels, config.span_window,
-                       config.text_pair_column, config.label_separator)
+    domain = inputs.schema_labels(config.schema, config.label_column, config.text_columns.columns)
+    inputs.check_rows(config.data, config.task_settings(), domain, config.span_window)
     if config.score_data and "://" not in config.score_data:
-        raw_csv.check_data(config.score_data, config.text_column, text_pair_column=config.text_pair_column)
+        raw_csv.check_data(config.score_data, config.text_columns)
 
 
 def _run(config: configs.PipelineConfig, runner: str) -> None:
@@ -81,8 +98,12 @@ def _run(config: configs.PipelineConfig, runner: str) -> None:
 
     distribution.split_cpu(config.cpu_devices)  # the Trainer runs in this process: split before TF starts
 
+    from apache_beam.options.pipeline_options import StandardOptions
     from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
 
+    # BeamDagRunner runs its orchestrating Beam job with no options, so on Beam's default runner, which tries to
+    # download Prism first: in this process the default is the named local runner (configs.LOCAL_BEAM_RUNNER).
+    StandardOptions.DEFAULT_RUNNER = configs.LOCAL_BEAM_RUNNER
     dag_runner = BeamDagRunner() if runner == "beam" else tfx.orchestration.LocalDagRunner()
     dag_runner.run(pipeline.create_pipeline(config))
 
@@ -90,11 +111,9 @@ def _run(config: configs.PipelineConfig, runner: str) -> None:
 def _root_cause(error: BaseException) -> str:
     """The line a gate's error (contracts/errors.py) carries, found by its type along the exception's chain;
     Beam wraps a component's exception, and re-raises some only as text, so their names are looked for too."""
-    chained = error
-    while chained is not None:
-        if isinstance(chained, errors.PipelineError):
-            return str(chained).split("\n")[0].split(" [while running")[0]
-        chained = chained.__cause__ or chained.__context__
+    gate = _gate_error(error)
+    if gate is not None:
+        return str(gate).split("\n")[0].split(" [while running")[0]
     message = str(error)
     for kind in errors.every_kind():
         marker = f"{kind.__name__}: "
@@ -109,6 +128,8 @@ def configure_logging(verbose: bool) -> None:
         logging.getLogger().setLevel(logging.INFO)
         return
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", force=True)
+    for handler in logging.getLogger().handlers:  # records of every logger, Beam's included, pass here
+        handler.addFilter(_GateStopFilter())
     logging.getLogger("absl").setLevel(logging.INFO)
     logging.getLogger("absl").addFilter(_ProgressFilter())
     # A logger's filter sees only the records logged on it: the root for Beam's own notices, and the logger
@@ -212,7 +233,7 @@ def _write_report(config: configs.PipelineConfig, run_id: str, started: float, o
 
         run_report.write_run_record(config, run_id, {
             "command": shlex.join(sys.argv), "outcome": outcome, "seconds": round(time.time() - started),
-            "config": dataclasses.asdict(config)})
+            "config": dataclasses.asdict(config), "transform": config.transform_settings().to_custom_config()})
         print(f"report: {run_report.write(config, run_id)}", flush=True)
     except Exception as e:  # noqa: BLE001 (any failure here is reported, never raised)
         print(f"warning: the run report could not be written: {type(e).__name__}: {e}", file=sys.stderr)

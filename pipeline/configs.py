@@ -11,10 +11,16 @@ import hashlib
 import os
 from typing import Any, Dict, List, Tuple
 
+import tasks
+from components.settings import PusherSettings
 from contracts import layout
 from contracts.errors import InputError
 from contracts.text_columns import TextColumns
 from model.settings import LORA_TARGETS, PRECISIONS, STRATEGIES, TrainerSettings
+from preprocessing.settings import TransformSettings
+from tasks import TaskSettings
+from tasks.judging import Rule
+from tasks.long_text import AGGREGATIONS
 
 PROJECT_DIR = layout.PROJECT_DIR
 DEFAULT_SCHEMA = os.path.join(PROJECT_DIR, "schema", "default", "schema.pbtxt")
@@ -22,6 +28,9 @@ DRIFT_ACTIONS = ("stop", "warn", "off")
 BEAM_RUNNERS = ("direct", "dataflow")
 TRAINER_BACKENDS = ("local", "vertex")
 IMAGE_PROJECT_DIR = "/pipeline"  # where the Dockerfile puts this project inside the pipeline image
+# Beam on this machine, named: Beam's DirectRunner first tries its Prism runner, which downloads a binary from
+# GitHub when none is installed (a network attempt on every job), then falls back to this one.
+LOCAL_BEAM_RUNNER = "FnApiRunner"
 
 
 @functools.lru_cache(maxsize=None)
@@ -99,7 +108,7 @@ class PipelineConfig:
                           "or chunk (overlapping windows: every word piece is read)", ("truncate", "chunk"))
     chunk_stride: int = knob(16, "with --long-text chunk: word pieces each window shares with the one before")
     window_aggregation: str = knob("mean", "with --long-text chunk: how a text's windows' logits make its answer",
-                                   ("mean", "max"))
+                                   AGGREGATIONS)
     batch_size: int = knob(16, "the global batch, across all replicas")
     epochs: int = knob(1, "passes over the training split (unless --train-steps)")
     train_steps: int = knob(0, "training steps (updates); 0 = derive them from --epochs")
@@ -203,11 +212,11 @@ class PipelineConfig:
     schedule_cron: str = knob("TZ=Etc/UTC 0 3 * * *", "when Vertex AI runs the pipeline again: unix cron, "
                               "optionally 'TZ=<zone> ' first")
 
-    # The paths below --outputs-dir (contracts/layout.py, which serving/ and reports/ read too).
     @property
     def text_columns(self) -> TextColumns:
-        return TextColumns(self.text_column, self.text_pair_column)
+        return self.task_settings().columns
 
+    # The paths below --outputs-dir (contracts/layout.py, which serving/ and reports/ read too).
     @property
     def pipeline_root(self) -> str:
         return layout.pipeline_root(self.outputs_dir, self.pipeline_name)
@@ -233,7 +242,8 @@ class PipelineConfig:
         pipeline image on Vertex AI), for Dataflow's --setup_file."""
         if self.beam_runner == "direct":
             mode = "multi_processing" if self.beam_workers > 1 else "in_memory"
-            args = [f"--direct_running_mode={mode}", f"--direct_num_workers={max(self.beam_workers, 1)}"]
+            args = [f"--runner={LOCAL_BEAM_RUNNER}", f"--direct_running_mode={mode}",
+                    f"--direct_num_workers={max(self.beam_workers, 1)}"]
         elif self.beam_runner == "dataflow":
             args = ["--runner=DataflowRunner", f"--project={self.gcp_project}", f"--region={self.gcp_region}",
                     f"--temp_location={self.outputs_dir}/beam_tmp", f"--max_num_workers={self.beam_workers}",
@@ -257,37 +267,32 @@ class PipelineConfig:
             pools.append({**pool, "replica_count": self.vertex_machines - 1})
         return {"project": self.gcp_project, "job_spec": {"worker_pool_specs": pools}}
 
-    def transform_config(self) -> Dict[str, Any]:
-        return {
-            "text_column": self.text_column,
-            "text_pair_column": self.text_pair_column,
-            "label_column": self.label_column,
-            "checkpoint_dir": self.checkpoint,
-            "max_seq_length": self.max_seq_length,
-            "long_text": self.long_text,
-            "chunk_stride": self.chunk_stride,
-            "multi_label": bool(self.label_separator),
-            "code_version": source_fingerprint("contracts", "preprocessing"),
-        }
+    def task_settings(self) -> TaskSettings:
+        """The task the flags ask for: the one place flags pick a task's modules (tasks/__init__.py)."""
+        inputs = "long_text" if self.long_text == "chunk" else "text_pair" if self.text_pair_column else "one_text"
+        return TaskSettings(
+            labels="multi_label" if self.label_separator else "single_label", inputs=inputs,
+            text_column=self.text_column, text_pair_column=self.text_pair_column, label_column=self.label_column,
+            label_separator=self.label_separator, max_seq_length=self.max_seq_length, chunk_stride=self.chunk_stride,
+            window_aggregation=self.window_aggregation)
 
-    def pusher_config(self) -> Dict[str, Any]:
-        return {"text_column": self.text_column, "text_pair_column": self.text_pair_column,
-                "label_column": self.label_column, "warmup_texts": self.warmup_texts,
-                "intended_use": self.intended_use, "serving_server": self.serving_server,
-                "serving_server_wait_seconds": self.serving_server_wait_seconds}
+    def transform_settings(self) -> TransformSettings:
+        return TransformSettings(task=self.task_settings(), checkpoint_dir=self.checkpoint,
+                                 code_version=source_fingerprint("contracts", "tasks", "preprocessing"))
 
-    def blessing_rule(self) -> Dict[str, Any]:
-        """components/blessing.py's Rule, as the BlessingGate's parameter."""
-        return {"accuracy_floor": self.accuracy_floor, "majority_margin": self.majority_margin,
-                "tolerance": self.regression_tolerance, "alpha": self.blessing_alpha,
-                "per_class": self.blessing_per_class, "seed": self.seed}
+    def pusher_settings(self) -> PusherSettings:
+        return PusherSettings(task=self.task_settings(), warmup_texts=self.warmup_texts,
+                              intended_use=self.intended_use, serving_server=self.serving_server,
+                              serving_server_wait_seconds=self.serving_server_wait_seconds)
+
+    def blessing_rule(self) -> Rule:
+        return Rule(accuracy_floor=self.accuracy_floor, majority_margin=self.majority_margin,
+                    tolerance=self.regression_tolerance, alpha=self.blessing_alpha, per_class=self.blessing_per_class,
+                    seed=self.seed)
 
     def trainer_settings(self) -> TrainerSettings:
         return TrainerSettings(
-            checkpoint_dir=self.checkpoint, text_column=self.text_column, text_pair_column=self.text_pair_column,
-            label_column=self.label_column, label_separator=self.label_separator,
-            max_seq_length=self.max_seq_length,
-            window_aggregation=self.window_aggregation if self.long_text == "chunk" else "",
+            task=self.task_settings(), checkpoint_dir=self.checkpoint,
             batch_size=self.batch_size, epochs=self.epochs, learning_rate=self.learning_rate,
             warmup_fraction=self.warmup_fraction, weight_decay=self.weight_decay,
             mixed_precision=self.mixed_precision, seed=self.seed,
@@ -299,7 +304,7 @@ class PipelineConfig:
             serving_sub_batch_size=self.serving_sub_batch_size,
             serving_encoder_branches=self.serving_encoder_branches, strategy=self.strategy,
             cpu_devices=self.cpu_devices, warm_start_root=self.serving_model_root if self.warm_start else "",
-            code_version=source_fingerprint("contracts", "preprocessing", "model"))
+            code_version=source_fingerprint("contracts", "tasks", "preprocessing", "model"))
 
 
 def validate(config: PipelineConfig) -> None:
@@ -309,19 +314,7 @@ def validate(config: PipelineConfig) -> None:
         value, choices = getattr(config, field.name), field.metadata["choices"]
         if choices and value not in choices:
             raise InputError(f"{_flag(field.name)} {value!r}: must be one of {', '.join(choices)}")
-    if config.text_pair_column in (config.text_column, config.label_column):
-        raise InputError(f"--text-pair-column {config.text_pair_column!r}: name a column other than --text-column "
-                         "and --label-column")
-    separator = config.label_separator
-    if any(c in separator for c in ',"\r\n') or separator.strip() != separator:
-        raise InputError(f"--label-separator {separator!r}: a CSV cell holds the labels, so the separator can "
-                         "hold no comma, quote or line break, nor begin or end with a space: use e.g. '|'")
-    if config.long_text == "chunk" and config.text_pair_column:
-        raise InputError("--long-text chunk windows one text; a sentence pair (--text-pair-column) is cut by "
-                         "longest_first: use --long-text truncate")
-    if config.long_text == "chunk" and not 0 <= config.chunk_stride < config.max_seq_length - 2:
-        raise InputError(f"--chunk-stride {config.chunk_stride}: must be at least 0 and less than --max-seq-length "
-                         f"- 2 ({config.max_seq_length - 2}), so that each window moves on")
+    tasks.validate(config.task_settings())
     unknown = [t for t in config.lora_targets.split(",") if t not in LORA_TARGETS]
     if config.lora_rank and unknown:
         raise InputError(f"--lora-targets {config.lora_targets!r}: {unknown[0]!r} is not one of "

@@ -5,8 +5,10 @@ TensorFlow or TFX.
 """
 import json
 import os
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
+import tasks
+from contracts import raw_csv
 from contracts.errors import InputError, UnsupportedCheckpointError
 from preprocessing.checkpoint import WEIGHT_FILES, check_config
 
@@ -63,3 +65,20 @@ def schema_labels(schema_path: str, label_column: str, text_columns: Sequence[st
         raise InputError(f"schema {schema_path} has no label domain for column {label_column!r}: "
                                 "regenerate it with `make schema`")
     return list(domain.value)
+
+
+def check_rows(data: str, task: tasks.TaskSettings, domain: Optional[Sequence[str]], span_window: int = 1) -> int:
+    """Every file of the data, its labels read by the task against the schema's domain (None: not checked);
+    refuses data whose rows name fewer than two classes, which no classifier can learn from (the BlessingGate
+    would refuse its model only after the training). Returns the number of rows."""
+    label_task, seen = tasks.label_task(task), set()
+
+    def label_problem(cell: str) -> Optional[str]:
+        seen.update(label_task.row_labels(cell))
+        return label_task.label_problem(cell, domain)
+
+    rows = raw_csv.check_data(data, task.columns, task.label_column, label_problem, span_window)
+    if len(seen) < 2:
+        raise InputError(f"data {data}: every row has the label {sorted(seen)[0]!r} in column {task.label_column!r}: "
+                         "a classifier needs examples of at least two classes")
+    return rows

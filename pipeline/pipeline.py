@@ -1,5 +1,4 @@
 """Wires the TFX components; nothing else. Every value comes from pipeline/configs.py."""
-import json
 from typing import List
 
 from tfx import v1 as tfx
@@ -14,7 +13,7 @@ from components import (
     evaluation,
     serving_pusher,
 )
-from contracts import names, raw_csv, raw_data
+from contracts import names, raw_csv, raw_data, typed_settings
 from pipeline import configs, inputs
 
 
@@ -30,8 +29,7 @@ def _example_gen(config: configs.PipelineConfig):
             splits=[example_gen_pb2.SplitConfig.Split(name=names.TRAIN_SPLIT, hash_buckets=config.eval_buckets - 1),
                     example_gen_pb2.SplitConfig.Split(name=names.EVAL_SPLIT, hash_buckets=1)],
             partition_feature_name=config.text_column)),
-        custom_config=csv_example_gen.example_gen_config(pattern, span_window, config.label_column,
-                                                         config.label_separator),
+        custom_config=csv_example_gen.example_gen_config(config.task_settings(), pattern, span_window),
     ).with_id(names.CSV_EXAMPLE_GEN)
 
 
@@ -42,17 +40,13 @@ def _drift_check(config: configs.PipelineConfig, example_gen):
     input_base, pattern = raw_data.example_gen_input(config.data)
     return drift_check.DriftCheck(
         examples=example_gen.outputs[names.EXAMPLES], input_base=input_base, pattern=pattern,
-        text_column=config.text_column, label_column=config.label_column, label_separator=config.label_separator,
-        checkpoint_dir=config.checkpoint,
+        task=typed_settings.to_json(config.task_settings()), checkpoint_dir=config.checkpoint,
         label_linf=config.drift_label_linf, token_length_js=config.drift_token_length_js,
         action=config.drift_action).with_id(names.DRIFT_CHECK)
 
 
-def _multi_label_classes(config: configs.PipelineConfig) -> int:
-    """A multi-label task's number of labels (the schema's label domain), which TFMA's per-label metrics
-    need before the run; 0 for one class per text."""
-    if not config.label_separator:
-        return 0
+def _classes(config: configs.PipelineConfig) -> int:
+    """The number of classes (the schema's label domain), which TFMA's per-class metrics need before the run."""
     return len(inputs.schema_labels(configs.local_path(config.schema), config.label_column))
 
 
@@ -93,7 +87,7 @@ def create_pipeline(config: configs.PipelineConfig, project_dir: str = configs.P
     transform = tfx.components.Transform(
         examples=example_gen.outputs[names.EXAMPLES], schema=schema_gen.outputs["schema"],
         preprocessing_fn="preprocessing.transform.preprocessing_fn",
-        custom_config=config.transform_config()).with_id(names.TRANSFORM)
+        custom_config=config.transform_settings().to_custom_config()).with_id(names.TRANSFORM)
     transform.add_upstream_node(anomalies)
     drift = _drift_check(config, example_gen)
     if drift:
@@ -110,17 +104,16 @@ def create_pipeline(config: configs.PipelineConfig, project_dir: str = configs.P
         examples=example_gen.outputs[names.EXAMPLES], model=trainer.outputs[names.MODEL],
         baseline_model=baseline_resolver.outputs[names.MODEL],
         example_splits=[names.EVAL_SPLIT],
-        eval_config=evaluation.eval_config(config.label_column, _multi_label_classes(config))).with_id(names.EVALUATOR)
+        eval_config=evaluation.eval_config(config.task_settings(), _classes(config))).with_id(names.EVALUATOR)
     blessing = blessing_gate.BlessingGate(
         examples=example_gen.outputs[names.EXAMPLES], model=trainer.outputs[names.MODEL],
-        baseline_model=baseline_resolver.outputs[names.MODEL], rule=json.dumps(config.blessing_rule()),
-        text_column=config.text_column, text_pair_column=config.text_pair_column,
-        label_column=config.label_column, label_separator=config.label_separator).with_id(names.BLESSING_GATE)
+        baseline_model=baseline_resolver.outputs[names.MODEL], rule=typed_settings.to_json(config.blessing_rule()),
+        task=typed_settings.to_json(config.task_settings())).with_id(names.BLESSING_GATE)
     pusher = serving_pusher.ServingPusher(
         model=trainer.outputs[names.MODEL], model_blessing=blessing.outputs[names.BLESSING],
         examples=example_gen.outputs[names.EXAMPLES], model_evaluation=evaluator.outputs[names.EVALUATION],
         statistics=statistics_gen.outputs[names.STATISTICS], serving_model_root=config.serving_model_root,
-        settings=config.pusher_config()).with_id(names.PUSHER)
+        settings=config.pusher_settings()).with_id(names.PUSHER)
 
     scoring = batch_scoring.BatchScoring(
         pushed_model=pusher.outputs[names.PUSHED_MODEL], data=config.score_data,

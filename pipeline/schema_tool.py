@@ -14,10 +14,10 @@ import pandas as pd
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import schema_pb2
 
+import tasks
 from contracts import raw_csv
 from contracts.errors import InputError
-from contracts.raw_data import split_labels
-from contracts.text_columns import TextColumns
+from pipeline import configs, inputs
 
 
 def _typed(column: pd.Series) -> pd.Series:
@@ -29,28 +29,31 @@ def _typed(column: pd.Series) -> pd.Series:
         except ValueError:
             continue
         return column.map(lambda cell, numeric=numeric: numeric(cell) if cell != "" else None)
+    return _text(column)
+
+
+def _text(column: pd.Series) -> pd.Series:
     return column.map(lambda cell: cell if cell != "" else None)
 
 
-def read_examples(data: str) -> pd.DataFrame:
+def read_examples(data: str, task: tasks.TaskSettings) -> pd.DataFrame:
     """Every CSV file of --data, parsed exactly as the pipeline's ExampleGen reads it (not TFDV's own CSV
-    reader, which knows neither quoted line breaks nor byte-order marks)."""
+    reader, which knows neither quoted line breaks nor byte-order marks): the task's columns as text, each
+    label cell as the labels the task reads in it, the other columns typed."""
     tables = [raw_csv.read_table(path) for path in raw_csv.csv_files(data)]
     frame = pd.concat([pd.DataFrame(rows, columns=header) for header, rows in tables], ignore_index=True)
-    return frame.apply(_typed)
+    as_text = [*task.columns.columns, task.label_column]
+    frame = frame.apply(lambda column: _text(column) if column.name in as_text else _typed(column))
+    frame[task.label_column] = frame[task.label_column].map(tasks.label_task(task).row_labels)
+    return frame
 
 
-def curated_schema(data: str, text_column: str, label_column: str, text_pair_column: str = "",
-                   label_separator: str = "") -> schema_pb2.Schema:
-    raw_csv.check_data(data, text_column, label_column, text_pair_column=text_pair_column,
-                       label_separator=label_separator)
-    examples = read_examples(data)
-    if label_separator:  # as CsvExampleGen writes a multi-label row (components/csv_example_gen.py)
-        examples[label_column] = examples[label_column].map(lambda cell: split_labels(cell, label_separator))
-    stats = tfdv.generate_statistics_from_dataframe(examples)
-    schema = tfdv.infer_schema(stats, infer_feature_shape=True)
-    texts = TextColumns(text_column, text_pair_column).columns
-    for name in (*texts, label_column):
+def curated_schema(data: str, task: tasks.TaskSettings) -> schema_pb2.Schema:
+    inputs.check_rows(data, task, domain=None)
+    examples = read_examples(data, task)
+    schema = tfdv.infer_schema(tfdv.generate_statistics_from_dataframe(examples), infer_feature_shape=True)
+    texts = task.columns.columns
+    for name in (*texts, task.label_column):
         feature = tfdv.get_feature(schema, name)
         feature.presence.min_fraction = 1.0
         feature.presence.min_count = 1
@@ -58,11 +61,12 @@ def curated_schema(data: str, text_column: str, label_column: str, text_pair_col
         text = tfdv.get_feature(schema, name)
         text.ClearField("domain")
         text.ClearField("string_domain")
-    if label_separator:  # one label or more per row: a list, not a value of fixed shape
-        label = tfdv.get_feature(schema, label_column)
-        label.ClearField("shape")
-        label.value_count.min = 1
-    tfdv.get_domain(schema, label_column)  # raises if TFDV saw too many distinct labels to infer one
+    label = tfdv.get_feature(schema, task.label_column)
+    if label.WhichOneof("domain_info") not in ("domain", "string_domain"):
+        # TFDV gives labels that look like integers (0/1, star ratings) an int domain: they are class names.
+        label.string_domain.value.extend(sorted({name for names in examples[task.label_column] for name in names}))
+    tasks.label_task(task).pin_label_schema(label)
+    tfdv.get_domain(schema, task.label_column)  # raises if TFDV saw too many distinct labels to infer one
     return schema
 
 
@@ -75,9 +79,11 @@ def main(argv=None) -> None:
     parser.add_argument("--text-pair-column", default="", help="a sentence-pair task's second text column")
     parser.add_argument("--label-separator", default="", help="a multi-label task: the separator of a row's labels")
     args = parser.parse_args(argv)
+    config = configs.PipelineConfig(text_column=args.text_column, label_column=args.label_column,
+                                    text_pair_column=args.text_pair_column, label_separator=args.label_separator)
     try:
-        schema = curated_schema(args.data, args.text_column, args.label_column, args.text_pair_column,
-                                args.label_separator)
+        configs.validate(config)
+        schema = curated_schema(args.data, config.task_settings())
     except InputError as e:
         sys.exit(f"error: {e}")
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

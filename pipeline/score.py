@@ -39,7 +39,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if not config.data:
             raise InputError("--data is empty: name the drop to score (a CSV file, a directory, or a {SPAN} "
                              "pattern)")
-        rows = raw_csv.check_data(config.data, config.text_column, text_pair_column=config.text_pair_column)
+        rows = raw_csv.check_data(config.data, config.text_columns)
         model_dir = predict.resolve_model_dir(args.model or config.serving_model_root)
         class_names = predict.class_names(model_dir)
         if not class_names:

@@ -1,35 +1,31 @@
-"""Transform's preprocessing_fn: raw text (or a sentence pair) and label in, BERT inputs and class id out.
+"""Transform's preprocessing_fn: a row's raw texts and label in, BERT inputs and class ids out.
 
 The tokenizer is built inside the traced function, so it is frozen into the transform graph (vocab.txt as
-an asset) and the exported model tokenizes exactly as training did.
+an asset) and the exported model tokenizes exactly as training did. What the texts become is the task's input
+shape (one text, a pair, windows of a long text); what the label becomes, its label task (tasks/).
 """
 
 
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from contracts.text_columns import TextColumns
-from preprocessing import checkpoint, features, tokenize, windows
+import tasks
+from contracts import features
+from preprocessing import checkpoint, tokenize
+from preprocessing.settings import TransformSettings
 
 
 def preprocessing_fn(inputs, custom_config):
-    """custom_config: text_column, text_pair_column ("" for single texts), label_column, checkpoint_dir,
-    max_seq_length, long_text, chunk_stride, multi_label (see pipeline/configs.py)."""
-    spec = tokenize.load_wordpiece_spec(checkpoint.local_dir(custom_config["checkpoint_dir"]))
-    columns = TextColumns(custom_config["text_column"], custom_config["text_pair_column"]).columns
-    texts = [tf.reshape(inputs[column], [-1]) for column in columns]
+    """custom_config: preprocessing/settings.TransformSettings (pipeline/configs.py, transform_settings)."""
+    settings = TransformSettings.from_custom_config(custom_config)
+    task = settings.task
+    spec = tokenize.load_wordpiece_spec(checkpoint.local_dir(settings.checkpoint_dir))
+    texts = [tf.reshape(inputs[column], [-1]) for column in task.columns.columns]
     # Tracked and created outside the traced function, so its tables are initialized once, not per batch.
     tokenizer = tft.make_and_track_object(lambda: tokenize.BertGraphTokenizer(spec), name="bert_tokenizer")
-    max_seq_length = custom_config["max_seq_length"]
-    if custom_config["long_text"] == "chunk":  # one example per text, its windows one after the other
-        outputs = windows.to_per_text(*tokenizer.encode_windows(*texts, max_seq_length, custom_config["chunk_stride"]))
-    else:
-        encode = tokenizer.encode_pair if len(texts) == 2 else tokenizer.encode
-        outputs = encode(*texts, max_seq_length)
-    label_column = custom_config["label_column"]
-    if label_column in inputs:  # absent at serving time
-        # Multi-label: a varying number of labels per text (a SparseTensor), each mapped to its index.
-        labels = inputs[label_column] if custom_config["multi_label"] else tf.reshape(inputs[label_column], [-1])
+    outputs = tasks.input_shape(task).encode(tokenizer, texts)
+    if task.label_column in inputs:  # absent at serving time
         outputs[features.LABEL_ID] = tft.compute_and_apply_vocabulary(
-            labels, vocab_filename=features.LABEL_VOCABULARY)
+            tasks.label_task(task).transform_labels(inputs[task.label_column]),
+            vocab_filename=features.LABEL_VOCABULARY)
     return outputs

@@ -43,6 +43,7 @@ def card_facts(model_dir: str, evaluation_uri: str, statistics_split_uris: Dict[
     from model import export
 
     hyperparameters = export.read_hyperparameters(model_dir)
+    metrics = {**run_facts.evaluation_metrics(evaluation_uri, hyperparameters["class_names"]), "decision": decision}
     labels = {split: run_facts.label_counts(
         tfdv.load_stats_binary(os.path.join(uri, "FeatureStats.pb")).datasets[0], label_column)
         for split, uri in statistics_split_uris.items()}
@@ -53,8 +54,8 @@ def card_facts(model_dir: str, evaluation_uri: str, statistics_split_uris: Dict[
         "pushed": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "hyperparameters": hyperparameters,
         "hyperparameters_json": json.dumps(hyperparameters, indent=2, sort_keys=True),
-        "metrics": {**run_facts.evaluation_metrics(evaluation_uri, hyperparameters["class_names"]),
-                    "decision": decision},
+        "metrics": metrics,
+        "task": run_facts.task_sentences(hyperparameters, int(metrics["overall"].get("example_count", 0))),
         **_checkpoint_description(hyperparameters["checkpoint_dir"]),
     }
 

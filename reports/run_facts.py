@@ -5,6 +5,7 @@ did not get that far (a run stopped by the anomalies gate still has its data sec
 """
 import glob
 import json
+import math
 import os
 from typing import Any, Dict, List, Optional
 
@@ -12,9 +13,10 @@ import numpy as np
 import tensorflow as tf
 from ml_metadata.proto import metadata_store_pb2
 
-from contracts import names
+import tasks
+from contracts import names, typed_settings
 from contracts.text_columns import TextColumns
-from preprocessing import windows
+from preprocessing.settings import TransformSettings
 from reports import run_outputs
 
 TOKEN_SAMPLE = 50_000  # texts per split the token statistics read; the first ones, in file order
@@ -99,11 +101,6 @@ def anomalies_by_split(anomalies: Optional[metadata_store_pb2.Artifact]) -> Dict
     return found
 
 
-def text_columns(settings: Dict[str, Any]) -> TextColumns:
-    """From Transform's custom_config, or a run record's configuration (older ones have no pair column)."""
-    return TextColumns(settings["text_column"], settings.get("text_pair_column", ""))
-
-
 def read_texts(split_uri: str, columns: TextColumns, limit: int) -> Dict[str, List[str]]:
     """The texts of the split's first `limit` examples, {column: texts} for each text column."""
     files = sorted(tf.io.gfile.glob(os.path.join(split_uri, "*")))
@@ -123,11 +120,10 @@ def wordpiece_tokenizer(checkpoint_dir: str):
     return tokenize.BertGraphTokenizer(spec), unk_id
 
 
-def token_statistics(texts: Dict[str, List[str]], tokenizer, unk_id: int, max_seq_length: int,
-                     chunk_stride: Optional[int] = None) -> Dict[str, Any]:
+def token_statistics(texts: Dict[str, List[str]], tokenizer, unk_id: int, shape: tasks.InputShape) -> Dict[str, Any]:
     """Word pieces per example ({column: texts}: a text, or a pair's two) as the Transform graph's tokenizer
-    counts them, before truncation, [CLS] and each text's [SEP] included; chunk_stride: with --long-text
-    chunk, also the windows per text (preprocessing/windows.py)."""
+    counts them, before truncation, [CLS] and each text's [SEP] included, and what the input shape makes of
+    them (truncated, or the windows per text)."""
     count = len(next(iter(texts.values())))
     lengths, unknown, pieces = np.full(count, 1 + len(texts)), 0, 0
     for column_texts in texts.values():
@@ -138,38 +134,43 @@ def token_statistics(texts: Dict[str, List[str]], tokenizer, unk_id: int, max_se
             pieces += int(tf.size(ids.flat_values))
     return {"texts": count, "lengths": lengths.tolist(), "mean": float(lengths.mean()),
             "p95": float(np.percentile(lengths, 95)), "max": int(lengths.max()),
-            "truncated": float((lengths > max_seq_length).mean()), "max_seq_length": max_seq_length,
-            "unk_rate": unknown / max(pieces, 1), **_window_statistics(lengths - 2, max_seq_length, chunk_stride)}
+            "max_seq_length": shape.settings.max_seq_length, "unk_rate": unknown / max(pieces, 1),
+            "columns": shape.length_columns(lengths), "note": shape.length_note()}
 
 
-def _window_statistics(pieces: np.ndarray, max_seq_length: int, chunk_stride: Optional[int]) -> Dict[str, Any]:
-    if chunk_stride is None:
-        return {}
-    counts = windows.count(tf.constant(pieces, tf.int64), max_seq_length, chunk_stride).numpy()
-    return {"windows": {"mean": float(counts.mean()), "max": int(counts.max()),
-                        "more_than_one": float((counts > 1).mean()), "stride": chunk_stride}}
-
-
-def data_section(outputs: run_outputs.RunOutputs, settings: Dict[str, Any]) -> Optional[Dict[str, Any]]:
-    """settings: text_column, label_column, checkpoint_dir, max_seq_length (as in Transform's custom_config)."""
+def data_section(outputs: run_outputs.RunOutputs, settings: TransformSettings) -> Optional[Dict[str, Any]]:
+    """settings: Transform's (its checkpoint's tokenizer, the task's columns and input shape)."""
     import tensorflow_data_validation as tfdv
 
     statistics = outputs.get(names.STATISTICS_GEN, {}).get(names.STATISTICS)
     examples = outputs.get(names.CSV_EXAMPLE_GEN, {}).get(names.EXAMPLES)
     if not statistics or not examples:
         return None
-    tokenizer, unk_id = wordpiece_tokenizer(settings["checkpoint_dir"])
+    tokenizer, unk_id = wordpiece_tokenizer(settings.checkpoint_dir)
+    task = settings.task
     splits = {}
     for split, uri in split_uris(statistics).items():
         stats = tfdv.load_stats_binary(os.path.join(uri, "FeatureStats.pb")).datasets[0]
         splits[split] = {"examples": int(stats.num_examples), "features": feature_rows(stats),
-                         "labels": label_counts(stats, settings["label_column"])}
-        texts = read_texts(split_uris(examples)[split], text_columns(settings), TOKEN_SAMPLE)
-        splits[split]["tokens"] = token_statistics(
-            texts, tokenizer, unk_id, settings["max_seq_length"],
-            settings["chunk_stride"] if settings.get("long_text") == "chunk" else None)
+                         "labels": label_counts(stats, task.label_column)}
+        texts = read_texts(split_uris(examples)[split], task.columns, TOKEN_SAMPLE)
+        splits[split]["tokens"] = token_statistics(texts, tokenizer, unk_id, tasks.input_shape(task))
     return {"examples_uri": examples.uri, "splits": splits,
             "anomalies": anomalies_by_split(outputs.get(names.EXAMPLE_VALIDATOR, {}).get(names.ANOMALIES))}
+
+
+def model_task(hyperparameters: Dict[str, Any]) -> tasks.TaskSettings:
+    """The task a model was trained for, as its hyperparameters.json records it."""
+    return typed_settings.from_dict(tasks.TaskSettings, hyperparameters["task"], "hyperparameters.json task")
+
+
+def task_sentences(hyperparameters: Dict[str, Any], eval_examples: int) -> Dict[str, str]:
+    """What the report and the model card say of the model's task: its label task's and input shape's words."""
+    task = model_task(hyperparameters)
+    labels, shape = tasks.label_task(task), tasks.input_shape(task)
+    return {"task": labels.card_task(hyperparameters["class_names"], hyperparameters), "output": labels.card_output(),
+            "input": shape.card_input(), "limitation": shape.card_limitation(), "per_class": labels.per_class_heading,
+            "total": labels.label_total_heading, "evaluation": labels.evaluation_note(hyperparameters, eval_examples)}
 
 
 # Training -------------------------------------------------------------------------------------------------
@@ -242,13 +243,15 @@ def confusion_matrix(evaluation_uri: str, num_classes: int, model: str = "candid
 
 def evaluation_metrics(evaluation_uri: str, class_names: List[str]) -> Dict[str, Any]:
     """The candidate's metrics on the eval split: overall, per class, per slice, and the baseline's beside.
-    A multi-label model's per-label precision, recall and F1 are TFMA's (components/evaluation.py); it has
-    no confusion matrix (empty)."""
+    A multi-label model's per-label precision, recall and F1 are TFMA's (the label task's metrics); it has
+    no confusion matrix (empty). A score of no answers (the precision of a label never answered: TFMA's NaN)
+    counts 0, as scikit-learn's zero_division=0 and the single-label table count it, and the macro averages
+    are taken over those."""
     overall, per_slice, baseline, diff, per_label = {}, {}, {}, {}, {}
     for slice_name, model_name, name, class_id, is_diff, value in _metric_entries(evaluation_uri):
         if class_id is not None:
             if slice_name == "overall" and model_name == "candidate" and not is_diff:
-                per_label.setdefault(class_names[class_id], {})[name] = value
+                per_label.setdefault(class_names[class_id], {})[name] = 0.0 if math.isnan(value) else value
         elif slice_name != "overall":
             if name == names.ACCURACY and model_name == "candidate" and not is_diff:
                 per_slice[slice_name] = value
@@ -259,7 +262,9 @@ def evaluation_metrics(evaluation_uri: str, class_names: List[str]) -> Dict[str,
         else:
             overall[name] = value
     per_class, confusion = per_label, []
-    if not per_label:  # one class per text: the served label's scores, from the argmax confusion matrix
+    if per_label:
+        overall.update(macro_scores(per_label))
+    else:  # one class per text: the served label's scores, from the argmax confusion matrix
         confusion = confusion_matrix(evaluation_uri, len(class_names))
         per_class = per_class_scores(confusion, class_names)
         overall.update(macro_scores(per_class))

@@ -16,6 +16,7 @@ import sys
 from typing import Any, Dict, Optional
 
 from contracts import layout, names
+from preprocessing.settings import TransformSettings
 from reports import plots, rendering, run_facts, run_outputs
 from reports.run_outputs import OutputsDir
 
@@ -56,14 +57,12 @@ def _read_run_record(config: OutputsDir, run_name: str) -> Optional[Dict[str, An
     return json.load(open(path)) if os.path.exists(path) else None
 
 
-def _settings(record: Optional[Dict[str, Any]]) -> Dict[str, Any]:
-    if not record:
-        return {}
-    config = record["config"]
-    return {"text_column": config["text_column"], "text_pair_column": config.get("text_pair_column", ""),
-            "label_column": config["label_column"],
-            "checkpoint_dir": config["checkpoint"], "max_seq_length": config["max_seq_length"],
-            "long_text": config.get("long_text", "truncate"), "chunk_stride": config.get("chunk_stride", 0)}
+def _settings(transform_config: Optional[Dict[str, Any]], record: Optional[Dict[str, Any]]
+              ) -> Optional[TransformSettings]:
+    """What the data section needs: Transform's settings, or the runner's record of them when the run stopped
+    before Transform (the anomalies gate, say)."""
+    values = transform_config or (record or {}).get("transform")
+    return TransformSettings.from_custom_config(values) if values else None
 
 
 def _execution_property(executions_by_component: Dict[str, Any], component: str, name: str) -> Any:
@@ -99,17 +98,18 @@ def gather(config: OutputsDir, run_name: Optional[str] = None) -> Dict[str, Any]
     components = run_outputs.execution_components(store, executions)
     by_component = {components[e.id]: e for e in executions}
     record = _read_run_record(config, run.name)
-    # What the data section needs, from Transform's configuration, or the runner's record when the run
-    # stopped before Transform (the anomalies gate, say).
-    settings = _execution_property(by_component, names.TRANSFORM, "custom_config") or _settings(record)
+    settings = _settings(_execution_property(by_component, names.TRANSFORM, "custom_config"), record)
     data = _memoized(config, "data", [_uri(outputs, names.CSV_EXAMPLE_GEN, names.EXAMPLES),
                                       _uri(outputs, names.STATISTICS_GEN, names.STATISTICS),
-                                      _uri(outputs, names.EXAMPLE_VALIDATOR, names.ANOMALIES), settings],
+                                      _uri(outputs, names.EXAMPLE_VALIDATOR, names.ANOMALIES),
+                                      settings.to_custom_config() if settings else None],
                      lambda: run_facts.data_section(outputs, settings)) if settings else None
     training = run_facts.training_section(outputs)
     class_names = training["hyperparameters"]["class_names"] if training else []
     evaluation = run_facts.evaluation_section(outputs, class_names) if training else None
-    columns = run_facts.text_columns(settings) if settings else None
+    task = (run_facts.task_sentences(training["hyperparameters"], int(evaluation["overall"].get("example_count", 0)))
+            if evaluation else {})
+    columns = settings.task.columns if settings else None
     eval_texts = (run_facts.read_texts(run_facts.split_uris(outputs[names.CSV_EXAMPLE_GEN][names.EXAMPLES])["eval"],
                                        columns, run_facts.EXAMPLE_PREDICTIONS)
                   if data else {})
@@ -118,7 +118,7 @@ def gather(config: OutputsDir, run_name: Optional[str] = None) -> Dict[str, Any]
         "run": run.name, "created": datetime.datetime.fromtimestamp(run.create_time_since_epoch / 1000)
         .strftime("%Y-%m-%d %H:%M:%S"), "pipeline": config.pipeline_name,
         "executions": run_facts.executions_table(store, executions),
-        "data": data, "training": training, "evaluation": evaluation,
+        "data": data, "training": training, "evaluation": evaluation, "task": task,
         "serving": _memoized(config, "serving", [_uri(outputs, names.PUSHER, names.PUSHED_MODEL), eval_texts],
                              lambda: run_facts.serving_section(outputs, eval_texts, columns)),
         "lineage": {
@@ -126,7 +126,7 @@ def gather(config: OutputsDir, run_name: Optional[str] = None) -> Dict[str, Any]
             "span": run_facts.properties(example_gen, "span") if example_gen else None,
             "input_base": _execution_property(by_component, names.CSV_EXAMPLE_GEN, "input_base") or None,
             "schema": _execution_property(by_component, names.SCHEMA_GEN, "schema_file") or None,
-            "checkpoint": settings.get("checkpoint_dir"),
+            "checkpoint": settings.checkpoint_dir if settings else None,
             "tfx_version": run_facts.properties(example_gen, "tfx_version") if example_gen else None,
             "record": record,
         },

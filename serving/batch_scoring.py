@@ -153,7 +153,7 @@ def worker_threads(options) -> Tuple[int, int]:
     from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
 
     direct = options.view_as(DirectOptions)
-    if options.view_as(StandardOptions).runner not in (None, "DirectRunner"):
+    if options.view_as(StandardOptions).runner not in (None, "DirectRunner", "FnApiRunner"):
         return 0, 0
     workers = max(direct.direct_num_workers, 1)
     share = max(1, (os.cpu_count() or 1) // workers)

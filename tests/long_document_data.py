@@ -1,21 +1,24 @@
 """Long documents made here from the embedded corpus, for the tests of --long-text chunk: each document joins
-2 to 5 corpus tweets and takes the last one's sentiment as its label. At the shared run's window of 32 word
-pieces a document takes several windows and its label's tweet is in the last ones: a model cut at the first
-window never sees it, so a model that answers well read the end."""
+2 to 5 corpus tweets of one sentiment, positive or negative, and is labelled with it. At the shared run's
+window of 32 word pieces a document takes several windows, each of which carries its label's signal: what
+the model learns in the shared run's 50 steps is visible, so its gates stay at their defaults."""
 import csv
 import random
 
 ROWS = 800
 MAX_SEQ_LENGTH, CHUNK_STRIDE = 32, 8  # the shared run's windows
+SENTIMENTS = ("negative", "positive")
 
 
 def documents(corpus, count, seed):
-    """(text, label of its last tweet) rows."""
+    """(text, label) rows, half of each sentiment."""
     rng = random.Random(seed)
+    by_sentiment = {sentiment: [text for text, label in corpus if label == sentiment] for sentiment in SENTIMENTS}
     rows = []
-    for _ in range(count):
-        tweets = rng.sample(corpus, rng.randint(2, 5))
-        rows.append((" ".join(text for text, _ in tweets), tweets[-1][1]))
+    for i in range(count):
+        sentiment = SENTIMENTS[i % 2]
+        rows.append((" ".join(rng.sample(by_sentiment[sentiment], rng.randint(2, 5))), sentiment))
+    rng.shuffle(rows)
     return rows
 
 

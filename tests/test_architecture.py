@@ -10,12 +10,13 @@ from pipeline import configs
 # Each package and what it may import (besides itself): the order of the data flow, bottom first.
 ALLOWED = {
     "contracts": set(),
-    "preprocessing": {"contracts"},
-    "model": {"contracts", "preprocessing"},
-    "serving": {"contracts", "preprocessing", "model"},
-    "reports": {"contracts", "preprocessing", "model", "serving"},
-    "components": {"contracts", "preprocessing", "model", "serving", "reports"},
-    "pipeline": {"contracts", "preprocessing", "model", "serving", "reports", "components"},
+    "tasks": {"contracts"},
+    "preprocessing": {"contracts", "tasks"},
+    "model": {"contracts", "tasks", "preprocessing"},
+    "serving": {"contracts", "tasks", "preprocessing", "model"},
+    "reports": {"contracts", "tasks", "preprocessing", "model", "serving"},
+    "components": {"contracts", "tasks", "preprocessing", "model", "serving", "reports"},
+    "pipeline": {"contracts", "tasks", "preprocessing", "model", "serving", "reports", "components"},
     "runners": {"pipeline"},  # beam_runner.py, local_runner.py, kubeflow_v2_runner.py
 }
 RUNNERS = ("beam_runner.py", "local_runner.py", "kubeflow_v2_runner.py")

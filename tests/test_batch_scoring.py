@@ -124,6 +124,7 @@ def test_a_bad_file_is_refused_in_one_line_and_nothing_is_written(tmp_path, push
 
 
 @pytest.mark.parametrize("args, threads", [
+    (["--runner=FnApiRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2"], (1, 1)),
     (["--direct_running_mode=multi_processing", "--direct_num_workers=2"], (1, 1)),  # 2 processes, a core each
     (["--direct_running_mode=multi_threading", "--direct_num_workers=2"], (1, 2)),  # one TensorFlow, 2 calls at once
     (["--direct_running_mode=in_memory"], (0, 0)),

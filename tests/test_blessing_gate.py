@@ -11,14 +11,18 @@ from tfx.proto import pusher_pb2
 from tfx.types import standard_artifacts
 
 from components import blessing_gate, serving_pusher
-from contracts import names
+from contracts import names, typed_settings
 from contracts.text_columns import TextColumns
 from pipeline import configs
 from reports import run_outputs
 
-from pipeline_runs import FLAGS, run_artifacts, run_name, tree_digest
+from pipeline_runs import run_artifacts, run_name, tree_digest
 
-RULE = {**configs.PipelineConfig(accuracy_floor=float(FLAGS[FLAGS.index("--accuracy-floor") + 1])).blessing_rule()}
+CONFIG = configs.PipelineConfig()
+RULE = typed_settings.to_dict(CONFIG.blessing_rule())
+# Below the largest class's share (0.43 of the first run's eval split), so that only the gate under test can
+# refuse a one-class model.
+LOW_FLOOR = 0.3
 
 
 def one_class_model(directory, label: str) -> standard_artifacts.Model:
@@ -56,7 +60,7 @@ def judge(tmp_path, examples, model, baseline=None, **rule):
     blessing_gate.BlessingGate.EXECUTOR_SPEC.executor_class().Do(
         {"examples": [examples], "model": [model], **({"baseline_model": [baseline]} if baseline else {})},
         {"blessing": [blessing]},
-        {"rule": json.dumps({**RULE, **rule}), "text_column": "text", "text_pair_column": "", "label_column": "label"})
+        {"rule": json.dumps({**RULE, **rule}), "task": typed_settings.to_json(CONFIG.task_settings())})
     return blessing, run_outputs.read_decision(blessing.uri)
 
 
@@ -71,19 +75,21 @@ def test_a_copy_of_the_model_serving_now_is_blessed(tmp_path, run):
 
 def test_a_one_class_model_is_refused_though_above_the_floor(tmp_path, run, majority_class):
     examples, _ = run
-    _, decision = judge(tmp_path, examples, one_class_model(tmp_path / "model", majority_class))
+    _, decision = judge(tmp_path, examples, one_class_model(tmp_path / "model", majority_class),
+                        accuracy_floor=LOW_FLOOR)
     assert decision["accuracy"] == pytest.approx(decision["majority_share"])
-    assert decision["accuracy"] > RULE["accuracy_floor"]
+    assert decision["accuracy"] > LOW_FLOOR
     assert not decision["blessed"] and "does not beat the largest class's share" in decision["reason"]
 
 
 def test_a_model_clearly_worse_than_the_baseline_is_refused_and_nothing_is_pushed(tmp_path, run, majority_class):
-    """The one-class model against the trained one, with the majority floor out of the way (majority_margin
-    -1): only the comparison with the baseline refuses it. The Pusher then writes nothing."""
+    """The one-class model against the trained one, with the floor and the majority check out of the way
+    (majority_margin -1): only the comparison with the baseline refuses it. The Pusher then writes nothing."""
     examples, trained = run
     candidate = one_class_model(tmp_path / "model", majority_class)
-    blessing, decision = judge(tmp_path, examples, candidate, baseline=trained, majority_margin=-1.0)
-    assert decision["accuracy"] > RULE["accuracy_floor"] and decision["difference"] < -0.1
+    blessing, decision = judge(tmp_path, examples, candidate, baseline=trained, majority_margin=-1.0,
+                               accuracy_floor=LOW_FLOOR)
+    assert decision["accuracy"] > LOW_FLOOR and decision["difference"] < -0.1
     assert not decision["blessed"] and "is not above -0.02" in decision["reason"]
 
     serving_root = tmp_path / "serving" / "text_classifier"
@@ -96,6 +102,6 @@ def test_a_model_clearly_worse_than_the_baseline_is_refused_and_nothing_is_pushe
     serving_pusher.Executor().Do({"model": [candidate], "model_blessing": [blessing], "examples": [examples]},
                                  {"pushed_model": [pushed]},
                                  {"push_destination": json_format.MessageToJson(destination),
-                                  "custom_config": json.dumps(configs.PipelineConfig().pusher_config())})
+                                  "custom_config": typed_settings.to_json(CONFIG.pusher_settings())})
     assert pushed.get_int_custom_property("pushed") == 0
     assert tree_digest(tmp_path / "serving") == before

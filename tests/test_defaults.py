@@ -2,8 +2,8 @@
 import csv
 import os
 
-from contracts import raw_csv
-from pipeline import defaults
+from pipeline import defaults, inputs
+from tasks import TaskSettings
 
 
 def test_materializes_the_whole_corpus_as_utf8_text_label_csv(tmp_path, corpus):
@@ -17,14 +17,14 @@ def test_materializes_the_whole_corpus_as_utf8_text_label_csv(tmp_path, corpus):
     # Texts keep every character, line breaks included (1,564 of them span lines, quoted).
     assert [tuple(row) for row in rows[1:]] == corpus
     assert sum("\n" in text or "\r" in text for text, _ in rows[1:]) == 1564
-    assert raw_csv.check_csv(path, "text", "label", defaults.CORPUS_LABELS) == 38158
+    assert inputs.check_rows(path, TaskSettings(), defaults.CORPUS_LABELS) == 38158
 
 
 def test_sample_is_seeded_and_rewrite_keeps_the_file_untouched(tmp_path):
     first = defaults.materialize_corpus(str(tmp_path / "a"), sample=500, seed=7)
     again = defaults.materialize_corpus(str(tmp_path / "b"), sample=500, seed=7)
     assert open(first, "rb").read() == open(again, "rb").read()
-    assert raw_csv.check_csv(first, "text", "label", defaults.CORPUS_LABELS) == 500
+    assert inputs.check_rows(first, TaskSettings(), defaults.CORPUS_LABELS) == 500
     mtime = os.stat(first).st_mtime_ns
     defaults.materialize_corpus(str(tmp_path / "a"), sample=500, seed=7)
     assert os.stat(first).st_mtime_ns == mtime  # ExampleGen's fingerprint, hence the cache, stays valid

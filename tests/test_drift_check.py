@@ -9,8 +9,11 @@ import tensorflow_data_validation as tfdv
 from tfx.types import standard_artifacts
 
 from components import drift_check
+from contracts import typed_settings
+from tasks import TaskSettings
 
 CLASSES = ["negative", "neutral", "positive"]
+SINGLE_LABEL = TaskSettings()
 PATTERN = "span-{SPAN}/data.csv"
 
 
@@ -37,12 +40,12 @@ def run_executor(spans, span, action, report_dir):
     report.uri = str(report_dir)
     executor = drift_check.DriftCheck.EXECUTOR_SPEC.executor_class()
     executor.Do({"examples": [examples]}, {"report": [report]}, {
-        "input_base": spans, "pattern": PATTERN, "text_column": "text", "label_column": "label",
+        "input_base": spans, "pattern": PATTERN, "task": typed_settings.to_json(SINGLE_LABEL),
         "checkpoint_dir": "", "label_linf": 0.1, "token_length_js": 0.1, "action": action})
 
 
 def check(spans, span, tmp_path):
-    return drift_check.check_span(spans, PATTERN, span, "text", "label", "", 0.1, 0.1, str(tmp_path))
+    return drift_check.check_span(spans, PATTERN, span, SINGLE_LABEL, "", 0.1, 0.1, str(tmp_path))
 
 
 def test_two_samples_of_one_corpus_do_not_drift_and_the_report_has_both_measurements(spans, tmp_path):
@@ -84,8 +87,7 @@ def test_multi_label_spans_are_compared_on_single_labels_not_on_how_cells_are_wr
         os.makedirs(tmp_path / f"span-{span}")
         with open(tmp_path / f"span-{span}" / "data.csv", "w", encoding="utf-8", newline="") as f:
             csv.writer(f).writerows([("text", "label"), *zip((text for text, _ in rows), span_cells)])
-    as_cells = drift_check.check_span(str(tmp_path), PATTERN, 2, "text", "label", "", 0.1, 0.1,
-                                      str(tmp_path / "cells"))
+    as_cells = drift_check.check_span(str(tmp_path), PATTERN, 2, SINGLE_LABEL, "", 0.1, 0.1, str(tmp_path / "cells"))
     assert [problem.split(":")[0] for problem in as_cells] == ["label"]  # cells: every two-label one moved
-    assert drift_check.check_span(str(tmp_path), PATTERN, 2, "text", "label", "", 0.1, 0.1,
-                                  str(tmp_path / "labels"), label_separator="|") == []
+    multi_label = TaskSettings(labels="multi_label", label_separator="|")
+    assert drift_check.check_span(str(tmp_path), PATTERN, 2, multi_label, "", 0.1, 0.1, str(tmp_path / "labels")) == []

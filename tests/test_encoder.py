@@ -5,9 +5,9 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
+from contracts import features
 from model import encoder, keras_classifier
 from pipeline import inputs
-from preprocessing import features
 
 from tiny_bert import random_inputs, tiny_checkpoint
 
@@ -45,6 +45,17 @@ def test_default_checkpoint_logits_equal_transformers(checkpoint_dir):
     """Mean pooling over the real tokens: padding (batch of 1 to 40 tokens, padded to 48) changes nothing."""
     classifier = _classifier(checkpoint_dir)
     _assert_same_logits(classifier, random_inputs(6, length=48, vocab=30522), branches=2)
+
+
+@pytest.mark.parametrize("checkpoint", ["tiny", "default"])
+def test_sentence_pair_logits_equal_transformers(tiny_checkpoints, checkpoint_dir, checkpoint):
+    """Token types 0 then 1 ([CLS] a [SEP] b [SEP]): the second text's token-type embedding is added as in
+    training, so a pair model serves what it learned."""
+    classifier = _classifier(tiny_checkpoints["gelu"] if checkpoint == "tiny" else checkpoint_dir)
+    size = {"length": 32, "vocab": 30522} if checkpoint == "default" else {}
+    batch = random_inputs(8, seed=5, pairs=True, **size)
+    assert batch[features.TOKEN_TYPE_IDS].any(axis=1).all()
+    _assert_same_logits(classifier, batch, branches=2)
 
 
 def test_the_branches_hold_the_trained_weights_bit_for_bit(tiny_checkpoints, tmp_path):

@@ -9,9 +9,9 @@ import shutil
 import pytest
 import tensorflow as tf
 
-from contracts import raw_csv
 from contracts.errors import InputError
 from pipeline import configs, defaults, inputs
+from tasks import TaskSettings
 
 from pipeline_runs import run_refused
 
@@ -96,12 +96,27 @@ def test_files_of_one_drop_must_share_the_header(tmp_path, capsys):
         "every CSV file of a run needs the same columns in the same order")
 
 
-def test_all_numeric_labels_are_refused_even_when_the_schema_lists_them(tmp_path):
-    path = write(tmp_path / "data.csv", "text,label\nok,1\nbad,0\n")
+def test_numbered_labels_are_class_names(tmp_path, capsys):
+    """0/1 and 1-5 stars are how most public data comes: against a schema of numbered classes they pass; against
+    a schema of named ones, the row is refused with what to write instead."""
+    path = write(tmp_path / "data.csv", "text,stars\nok,1\nbad,0\nfine, 1\n")
+    assert inputs.check_rows(path, TaskSettings(label_column="stars"), ["0", "1"]) == 3
     with pytest.raises(InputError) as error:
-        raw_csv.check_csv(path, "text", "label", ("0", "1"))
-    assert str(error.value) == (f"{path}: every label in column 'label' is a number, which CsvExampleGen reads "
-                                "as an integer feature, not a class name: write the classes as names")
+        inputs.check_rows(path, TaskSettings(label_column="stars"), LABELS)
+    assert str(error.value) == (f"{path}, line 2: label '1' is a number, but the classes in the schema are "
+                                f"{sorted(LABELS)}: write the class name, not its index (2 more rows like it)")
+
+
+def test_a_label_written_with_spaces_around_it_is_the_class(tmp_path):
+    path = write(tmp_path / "data.csv", "text,label\nok, positive\nbad,negative \nmeh, neutral \n")
+    assert inputs.check_rows(path, TaskSettings(), LABELS) == 3
+
+
+def test_data_of_one_class_is_refused_before_anything_runs(tmp_path, capsys):
+    path = write(tmp_path / "data.csv", "text,label\nok,positive\nfine, positive\ngreat,positive\n")
+    assert run_refused(tmp_path, capsys, "--data", path) == (
+        f"data {path}: every row has the label 'positive' in column 'label': a classifier needs examples of at "
+        "least two classes")
 
 
 def copy_checkpoint(src, dst, skip=()):
@@ -151,7 +166,7 @@ VALID_ROWS = {"hello there": "positive", "bad day": "negative", "two\r\nlines, o
 
 def test_valid_variants_pass_the_check(tmp_path):
     path = write(tmp_path / "data.csv", VALID)
-    assert raw_csv.check_data(path, "text", "label", LABELS) == len(VALID_ROWS)
+    assert inputs.check_rows(path, TaskSettings(), LABELS) == len(VALID_ROWS)
 
 
 def test_example_gen_reads_the_valid_variants_as_the_check_does(tmp_path):
@@ -182,6 +197,9 @@ def test_default_checkpoint_passes(checkpoint_dir):
 
 
 # Multi-label cells (--label-separator): each label is checked, and a row needs one.
+MULTI_LABEL = TaskSettings(labels="multi_label", label_separator="|")
+
+
 @pytest.mark.parametrize("cell, message", [
     ("positive|angry", "label 'angry' is not one of ['negative', 'neutral', 'positive'] in the schema: fix the row, "
                        "or regenerate the schema (make schema) if it is a new class"),
@@ -190,15 +208,15 @@ def test_default_checkpoint_passes(checkpoint_dir):
 def test_a_multi_label_row_with_an_unknown_label_or_none_is_refused(tmp_path, cell, message):
     path = write(tmp_path / "data.csv", f"text,label\nfine,negative | neutral\nbad,{cell}\nok,positive\n")
     with pytest.raises(InputError) as error:
-        raw_csv.check_csv(path, "text", "label", LABELS, label_separator="|")
+        inputs.check_rows(path, MULTI_LABEL, LABELS)
     assert str(error.value) == f"{path}, line 3: {message}"
 
 
 def test_a_multi_label_file_passes_with_its_separator_and_not_without(tmp_path):
     path = write(tmp_path / "data.csv", "text,label\nfine,negative | neutral\nok,positive\n")
-    assert raw_csv.check_csv(path, "text", "label", LABELS, label_separator="|") == 2
+    assert inputs.check_rows(path, MULTI_LABEL, LABELS) == 2
     with pytest.raises(InputError, match="label 'negative | neutral' is not one of"):
-        raw_csv.check_csv(path, "text", "label", LABELS)
+        inputs.check_rows(path, TaskSettings(), LABELS)
 
 
 @pytest.mark.parametrize("separator", [",", '"', " |", "\n"])

@@ -51,10 +51,15 @@ def served(run, eval_rows):
                                                                                      layout.HYPERPARAMETERS)))
 
 
+def test_the_multi_label_model_learned_its_task_and_was_blessed_at_the_default_gates(run):
+    lines = summary(run[1].stdout)
+    assert lines["blessed"] == "yes", lines.get("blessing")
+    assert float(lines["eval macro F1"]) >= 0.85, lines.get("blessing")  # measured 0.96 on 96 eval texts
+
+
 def test_examplegen_writes_one_value_per_label_and_the_schema_lists_single_labels(run, eval_rows):
     # each row's labels are its rule's (multi_label_data.labels_of), whatever order and spacing the cell had
-    assert all(sorted(labels) == sorted(labels_of(text, next(v for v in labels if v != QUESTION)))
-               for text, labels in eval_rows)
+    assert all(sorted(labels) == sorted(labels_of(text)) for text, labels in eval_rows)
     assert sum(len(labels) == 2 for _, labels in eval_rows) > 10
     schema = tfdv.load_schema_text(str(run[0] / "schema" / "schema.pbtxt"))
     assert sorted(tfdv.get_domain(schema, "label").value) == sorted(LABELS)
@@ -65,10 +70,10 @@ def test_examplegen_writes_one_value_per_label_and_the_schema_lists_single_label
 def test_the_schema_flags_an_unknown_label_and_a_row_without_one(run):
     """What the ExampleValidator sees for data the input check cannot read beforehand (gs://)."""
     schema = tfdv.load_schema_text(str(run[0] / "schema" / "schema.pbtxt"))
-    for labels, anomaly in ((["positive", "angry"], "ENUM_TYPE_UNEXPECTED_STRING_VALUES"),
+    for labels, anomaly in ((["link", "angry"], "ENUM_TYPE_UNEXPECTED_STRING_VALUES"),
                             ([], "FEATURE_TYPE_LOW_NUMBER_VALUES")):
         stats = tfdv.generate_statistics_from_dataframe(pd.DataFrame({"text": ["a", "b"],
-                                                                      "label": [["neutral"], labels]}))
+                                                                      "label": [["hashtag"], labels]}))
         found = tfdv.validate_statistics(stats, schema).anomaly_info["label"]
         assert anomaly in {anomalies_pb2.AnomalyInfo.Type.Name(r.type) for r in found.reason}, found
 
@@ -76,7 +81,7 @@ def test_the_schema_flags_an_unknown_label_and_a_row_without_one(run):
 def test_the_served_model_answers_each_label_above_its_threshold(served):
     out, hyperparameters = served
     class_names = hyperparameters["class_names"]
-    assert sorted(class_names) == sorted(LABELS) and hyperparameters["label_separator"] == SEPARATOR
+    assert sorted(class_names) == sorted(LABELS) and hyperparameters["task"]["label_separator"] == SEPARATOR
     assert hyperparameters["label_thresholds"] == dict.fromkeys(class_names, 0.5)
     probabilities = out[names.PROBABILITIES]
     assert set(out) == {names.PROBABILITIES, names.LABEL, names.CLASS_ID}
@@ -129,7 +134,7 @@ def test_the_summary_report_and_card_show_per_label_figures(run, served):
     macro = facts["evaluation"]["headline"][1]
     assert summary(result.stdout)["eval macro F1"] == f"{macro:.4f}"
     report = open(re.search(r"^report: (.+)$", result.stdout, re.M).group(1), encoding="utf-8").read()
-    assert f"eval macro F1 <b>{macro:.4f}</b>" in report and 'id="multi-label"' in report
+    assert f"eval macro F1 <b>{macro:.4f}</b>" in report and 'id="task-note"' in report
     for name, scores in facts["evaluation"]["per_class"].items():
         assert f"<tr><td>{name}</td><td class=\"n\">{scores['precision']:.4f}</td>" in report
     card = open(os.path.join(summary(result.stdout)["pushed"], "model_card.md"), encoding="utf-8").read()
@@ -140,7 +145,7 @@ def test_the_summary_report_and_card_show_per_label_figures(run, served):
 
 def test_an_unknown_label_in_a_multi_label_cell_is_refused_before_anything_runs(run, tmp_path, capsys):
     data = tmp_path / "tags.csv"
-    data.write_text("text,label\nwhere is it?,question|neutral\nlovely,positive|delighted\n", encoding="utf-8")
+    data.write_text("text,label\nwhere is it?,question|link\nlovely #day,hashtag|delighted\n", encoding="utf-8")
     assert run_refused(tmp_path, capsys, "--data", str(data), "--schema", str(run[0] / "schema" / "schema.pbtxt"),
                        "--label-separator", SEPARATOR) == (
         f"{data}, line 3: label 'delighted' is not one of {sorted(LABELS)} in the schema: fix the row, or "

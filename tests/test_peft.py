@@ -1,5 +1,5 @@
-"""LoRA, gradient accumulation, gradient checkpointing and seeding, on a tiny BERT built here (2 layers,
-hidden 32) through the same loader, Trainer step and optimizer as the real checkpoint."""
+"""LoRA, gradient accumulation, gradient checkpointing, mixed_bfloat16 and seeding, on a tiny BERT built here
+(2 layers, hidden 32) through the same loader, Trainer step and optimizer as the real checkpoint."""
 import re
 
 import numpy as np
@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
-from model import gradient_checkpointing, keras_classifier, lora, training
+from model import distribution, encoder, gradient_checkpointing, keras_classifier, lora, training
 
 from tiny_bert import random_inputs, tiny_checkpoint, training_settings
 
@@ -51,7 +51,7 @@ def _fit(classifier, steps: int, accumulation_steps: int = 1, batch=None):
     x, y = batch or _batch()
     trainable = training.compile_for_training(
         classifier, training_settings(**HP, gradient_accumulation_steps=accumulation_steps), train_steps=steps)
-    trainable.fit(x, y, batch_size=len(y), epochs=steps, shuffle=False, verbose=0)
+    return trainable.fit(x, y, batch_size=len(y), epochs=steps, shuffle=False, verbose=0).history["loss"]
 
 
 def _add_adapters(classifier, targets=("query", "value")):
@@ -158,3 +158,27 @@ def test_one_seed_makes_the_same_training_and_another_seed_another(tiny_with_dro
     first, again, other = train(1), train(1), train(2)
     assert all(np.array_equal(first[name], again[name]) for name in first)
     assert not np.array_equal(first["classifier/kernel:0"], other["classifier/kernel:0"])
+
+
+def test_mixed_bfloat16_trains_in_bfloat16_and_serves_float32(tiny):
+    """mixed_bfloat16 (the precision of TPUs and of recent CPUs' bf16 units): the layers compute in bfloat16 and
+    the loss follows the float32 run's closely, not exactly; the served graph holds the float32 weights and
+    answers in float32."""
+    losses = {}
+    for policy in ("mixed_bfloat16", "off"):
+        distribution.set_precision_policy(policy)
+        try:
+            classifier = _classifier(tiny)
+            losses[policy] = _fit(classifier, steps=3)
+            if policy == "mixed_bfloat16":
+                trained = classifier
+                assert {layer.compute_dtype for layer in lora.transformer_layers(classifier)} == {"bfloat16"}
+        finally:
+            distribution.set_precision_policy("off")
+    assert np.isfinite(losses["mixed_bfloat16"]).all() and losses["mixed_bfloat16"] != losses["off"]
+    np.testing.assert_allclose(losses["mixed_bfloat16"], losses["off"], rtol=0.05)
+    served = encoder.ServingEncoder(trained, 2)
+    assert {variable.dtype for variable in served.variables} == {tf.float32}
+    x, _ = _batch(seed=2)
+    logits = served.logits(*(tf.constant(x[name]) for name in ("input_ids", "attention_mask", "token_type_ids")))
+    assert logits.dtype == tf.float32 and np.isfinite(logits.numpy()).all()

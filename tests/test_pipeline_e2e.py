@@ -49,7 +49,7 @@ def test_first_run_pushes_a_servable_model(first_run):
     assert sorted(class_names) == ["negative", "neutral", "positive"]
     assert out["class_id"].dtype == tf.int64
     assert [class_names[i] for i in out["class_id"].numpy()] == [s.decode() for s in out["label"].numpy()]
-    assert hyperparameters["train_steps"] == STEPS and hyperparameters["max_seq_length"] == 64
+    assert hyperparameters["train_steps"] == STEPS and hyperparameters["task"]["max_seq_length"] == 64
 
     # The tf.Example signature answers the same.
     examples = [tf.train.Example(features=tf.train.Features(feature={

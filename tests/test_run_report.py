@@ -57,7 +57,8 @@ def test_data_section_counts_every_example(facts):
     assert sum(splits["eval"]["labels"].values()) == splits["eval"]["examples"] == _eval_records(facts)
     tokens = splits["train"]["tokens"]
     assert tokens["texts"] == splits["train"]["examples"] and min(tokens["lengths"]) >= 2
-    assert 0 <= tokens["truncated"] < 0.05 and 0 <= tokens["unk_rate"] < 0.05  # tweets are short, mostly English
+    (truncated,) = [column["value"] for column in tokens["columns"] if column["header"] == "truncated at 64"]
+    assert 0 <= truncated < 0.05 and 0 <= tokens["unk_rate"] < 0.05  # tweets are short, mostly English
     assert facts["data"]["anomalies"] == {"train": [], "eval": []}
 
 
@@ -146,3 +147,20 @@ def test_retraining_reports_compare_with_the_baseline(span_runs):
     assert 'id="blessing">not blessed' in third and "Nothing pushed in this run." in third
     reason = third.split('id="blessing-reason">', 1)[1].split("</span>", 1)[0]
     assert "not blessed: " in reason and "the last blessed model" in reason  # the gate's own line
+
+
+def test_a_label_never_answered_scores_zero_precision_not_nan(monkeypatch):
+    """TFMA gives NaN for the precision of a label the model never answered (0 / 0): the report counts it 0,
+    as scikit-learn's zero_division=0 and the single-label table do, and averages over those."""
+    from reports import run_facts
+
+    entries = [("overall", "candidate", "example_count", None, False, 50.0),
+               ("overall", "candidate", "f1_score (macro)", None, False, 0.4)]
+    for class_id, (precision, recall, f1) in enumerate([(0.8, 0.6, 0.8), (float("nan"), 0.0, 0.0)]):
+        entries += [("overall", "candidate", name, class_id, False, value)
+                    for name, value in (("precision", precision), ("recall", recall), ("f1_score", f1))]
+    monkeypatch.setattr(run_facts, "_metric_entries", lambda uri: iter(entries))
+    metrics = run_facts.evaluation_metrics("unused", ["question", "link"])
+    assert metrics["per_class"]["link"] == {"precision": 0.0, "recall": 0.0, "f1_score": 0.0}
+    assert metrics["overall"]["precision (macro)"] == pytest.approx(0.4)
+    assert metrics["headline"] == ("macro F1", 0.4)

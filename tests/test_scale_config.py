@@ -15,9 +15,31 @@ BASE = configs.PipelineConfig(outputs_dir="gs://acme/run", gcp_project="acme", g
 
 
 def test_beam_runs_in_memory_by_default_and_in_processes_with_more_workers():
-    assert BASE.beam_pipeline_args() == ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+    assert BASE.beam_pipeline_args() == ["--runner=FnApiRunner", "--direct_running_mode=in_memory",
+                                         "--direct_num_workers=1"]
     assert dataclasses.replace(BASE, beam_workers=4).beam_pipeline_args() == [
-        "--direct_running_mode=multi_processing", "--direct_num_workers=4"]
+        "--runner=FnApiRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=4"]
+
+
+def test_a_beam_job_here_makes_no_network_attempt(monkeypatch):
+    """Beam's default DirectRunner tries to download its Prism runner from GitHub first; the named runner
+    runs the job without it (the download goes through urllib: any call is recorded and fails)."""
+    import urllib.request
+
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.testing.util import assert_that, equal_to
+
+    attempts = []
+
+    def no_network(url, *args, **kwargs):
+        attempts.append(url)
+        raise OSError("no network here")
+
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    with beam.Pipeline(options=PipelineOptions(BASE.beam_pipeline_args())) as p:
+        assert_that(p | beam.Create([1, 2, 3]) | beam.Map(lambda x: 2 * x), equal_to([2, 4, 6]))
+    assert attempts == []
 
 
 def test_dataflow_arguments_are_built_from_the_config():

@@ -55,6 +55,12 @@ def _examples(rows):
         for name, value in zip(("text", "text_pair", "label"), row)})).SerializeToString() for row in rows])
 
 
+def test_the_pair_model_learned_its_task_and_was_blessed_at_the_default_gates(sentence_pair_run):
+    lines = summary(sentence_pair_run[1].stdout)
+    assert lines["blessed"] == "yes", lines.get("blessing")
+    assert float(lines["eval accuracy"]) >= 0.65, lines.get("blessing")  # measured: 0.71 on 77 pairs
+
+
 def test_make_schema_pins_both_texts(sentence_pair_run):
     from google.protobuf import text_format
 
@@ -74,7 +80,7 @@ def test_serving_default_takes_both_texts_and_reads_the_second(model, eval_rows)
     answers = serve(text=tf.constant(texts), text_pair=tf.constant(pairs))[names.PROBABILITIES].numpy()
     # The same first texts with their second texts rotated: the labels follow the second text.
     rotated = serve(text=tf.constant(texts), text_pair=tf.constant(pairs[1:] + pairs[:1]))[names.PROBABILITIES]
-    assert answers.shape == (len(eval_rows), 3)
+    assert answers.shape == (len(eval_rows), 2)
     assert np.abs(answers - rotated.numpy()).max() > 0.01
     # serving_tf_example (TFMA's and gRPC clients' way in) answers what serving_default answers.
     by_example = model.signatures[names.SERVING_TF_EXAMPLE](examples=_examples(eval_rows))[names.PROBABILITIES]
@@ -84,8 +90,7 @@ def test_serving_default_takes_both_texts_and_reads_the_second(model, eval_rows)
 def test_the_served_graph_encodes_pairs_as_the_checkpoints_tokenizer(model, eval_rows, reference_tokenizer):
     """The eval pairs, and pairs cut by longest_first (one side, or both, longer than the limit)."""
     long_text = " ".join(row[0] for row in eval_rows[:6])
-    rows = eval_rows + [(long_text, "short", "neutral"), ("short", long_text, "neutral"),
-                        (long_text, long_text[::-1], "neutral")]
+    rows = eval_rows + [(long_text, "short", "1"), ("short", long_text, "0"), (long_text, long_text[::-1], "1")]
     ours = model.signatures[names.TRANSFORM_FEATURES](examples=_examples(rows))
     reference = reference_tokenizer([row[0] for row in rows], [row[1] for row in rows], truncation="longest_first",
                                     max_length=MAX_SEQ_LENGTH, padding="max_length", return_tensors="np")

@@ -1,7 +1,6 @@
 """The push into TF Serving's directory: whole versions only (even when the push is killed), no duplicate
 of the serving model, and no model that stock TF Serving cannot load."""
 import glob
-import json
 import os
 import shutil
 import signal
@@ -20,6 +19,7 @@ from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import io_utils, path_utils
 
 from components import serving_pusher
+from contracts import typed_settings
 from pipeline import configs
 
 import test_serving_ops
@@ -69,7 +69,7 @@ def run_pusher(tmp_path, saved_model_dir, serving_root):
     serving_pusher.Executor().Do(
         {"model": [model], "model_blessing": [blessing], "examples": [examples]}, {"pushed_model": [pushed]},
         {"push_destination": json_format.MessageToJson(destination),
-         "custom_config": json.dumps({"text_column": "text", "warmup_texts": 2})})
+         "custom_config": typed_settings.to_json(configs.PipelineConfig(warmup_texts=2).pusher_settings())})
     return pushed
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
+from contracts import features
 from model import keras_classifier, training
-from preprocessing import features
 
 from tiny_bert import training_settings
 

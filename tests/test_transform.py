@@ -8,7 +8,9 @@ import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-from preprocessing import features, transform
+from contracts import features
+from pipeline import configs
+from preprocessing import transform
 
 MAX_LEN = 32
 
@@ -19,8 +21,8 @@ def transformed(tmp_path_factory, checkpoint_dir, corpus):
     raw = [{"body": [text.encode("utf-8")], "stars": [label.encode()]} for text, label in rows]
     metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec({
         "body": tf.io.FixedLenFeature([1], tf.string), "stars": tf.io.FixedLenFeature([1], tf.string)}))
-    config = {"text_column": "body", "text_pair_column": "", "label_column": "stars", "checkpoint_dir": checkpoint_dir,
-              "max_seq_length": MAX_LEN, "long_text": "truncate", "chunk_stride": 0, "multi_label": False}
+    config = configs.PipelineConfig(text_column="body", label_column="stars", checkpoint=checkpoint_dir,
+                                    max_seq_length=MAX_LEN).transform_settings().to_custom_config()
     out_dir = str(tmp_path_factory.mktemp("transform"))
     with tft_beam.Context(temp_dir=os.path.join(out_dir, "tmp")):
         (examples, _), transform_fn = (raw, metadata) | tft_beam.AnalyzeAndTransformDataset(

@@ -100,6 +100,7 @@ def test_the_trainer_is_a_vertex_ai_custom_job_on_three_machines(job):
                                         "accelerator_count": 2}
     # The embedded checkpoint is resolved inside the image; the backups live on Cloud Storage.
     assert custom["checkpoint_dir"] == "" and custom["backup_dir"].startswith(ROOT + "/")
+    assert custom["task"]["labels"] == "single_label"  # the task travels whole (tasks.TaskSettings)
     destination = json.loads(_parameters(spec, "ServingPusher")["push_destination"].string_value)
     assert destination["filesystem"]["base_directory"] == f"{ROOT}/serving/text_classifier"
 
@@ -110,8 +111,8 @@ def test_example_gen_reads_the_newest_span_checked_for_drift_and_the_trainer_war
     assert example_gen["input_base"].string_value == "gs://acme-ml-tfx/data"
     assert json.loads(example_gen["input_config"].string_value)["splits"] == [
         {"name": "data", "pattern": "span-{SPAN}/*.csv"}]
-    window = json.loads(example_gen["custom_config"].string_value)["custom_config"]
-    assert window["value"] == {"span_pattern": "span-{SPAN}/*.csv", "span_window": 3.0}
+    window = json.loads(example_gen["custom_config"].string_value)["custom_config"]["value"]
+    assert (window["span_pattern"], window["span_window"]) == ("span-{SPAN}/*.csv", 3.0)
     custom = json.loads(_parameters(spec, "Trainer")["custom_config"].string_value)
     assert custom["warm_start_root"] == f"{ROOT}/serving/text_classifier"
     # The drift check reads the spans from Cloud Storage in the pipeline image, before Transform.

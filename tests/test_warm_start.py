@@ -4,8 +4,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from contracts import features
 from model import export, keras_classifier, training, warm_start
-from preprocessing import features
 
 TEXTS = ["what a great flight, thank you!", "worst customer service ever", "my flight is at 6pm"]
 
@@ -15,7 +15,8 @@ def test_restore_loads_the_served_weights_in_this_datas_class_order(pushed_model
     restored with the classes in reverse, the classifier answers what the served model answers, reversed."""
     class_names = export.read_hyperparameters(pushed_model)["class_names"]
     classifier = keras_classifier.load_classifier(checkpoint_dir, len(class_names))
-    assert warm_start.restore(classifier, class_names[::-1], os.path.dirname(pushed_model)) == pushed_model
+    served_root = os.path.dirname(pushed_model)
+    assert warm_start.restore(classifier, class_names[::-1], "single_label", served_root) == pushed_model
 
     served = tf.saved_model.load(pushed_model)
     examples = [tf.train.Example(features=tf.train.Features(feature={
@@ -28,10 +29,14 @@ def test_restore_loads_the_served_weights_in_this_datas_class_order(pushed_model
     np.testing.assert_allclose(tf.nn.softmax(logits).numpy(), expected[:, ::-1], atol=1e-5)
 
 
-def test_cold_start_when_nothing_serves_or_the_classes_differ(pushed_model, checkpoint_dir, tmp_path):
+def test_cold_start_when_nothing_serves_or_the_classes_or_the_label_task_differ(pushed_model, checkpoint_dir,
+                                                                                 tmp_path):
     classifier = keras_classifier.load_classifier(checkpoint_dir, 3)
     untouched = training.weights_digest(classifier)
-    assert warm_start.restore(classifier, ["negative", "neutral", "positive"], str(tmp_path / "empty")) is None
-    assert warm_start.restore(classifier, ["negative", "neutral", "positive"], "") is None  # --no-warm-start
-    assert warm_start.restore(classifier, ["spam", "ham", "eggs"], os.path.dirname(pushed_model)) is None
+    classes, served_root = ["negative", "neutral", "positive"], os.path.dirname(pushed_model)
+    assert warm_start.restore(classifier, classes, "single_label", str(tmp_path / "empty")) is None
+    assert warm_start.restore(classifier, classes, "single_label", "") is None  # --no-warm-start
+    assert warm_start.restore(classifier, ["spam", "ham", "eggs"], "single_label", served_root) is None
+    # The same class names as labels of a multi-label task: a softmax head is no start for sigmoid answers.
+    assert warm_start.restore(classifier, classes, "multi_label", served_root) is None
     assert training.weights_digest(classifier) == untouched

@@ -27,14 +27,16 @@ def training_settings(**overrides):
     return dataclasses.replace(configs.PipelineConfig().trainer_settings(), **overrides)
 
 
-def random_inputs(size: int, length: int = LENGTH, vocab: int = VOCAB, seed: int = 0):
-    """Model inputs of `size` token-id sequences of varied lengths (3 to `length`), padded to `length`."""
+def random_inputs(size: int, length: int = LENGTH, vocab: int = VOCAB, seed: int = 0, pairs: bool = False):
+    """Model inputs of `size` token-id sequences of varied lengths (3 to `length`), padded to `length`; pairs:
+    each sequence's second part of token type 1, as a sentence pair's second text and its [SEP]."""
     import numpy as np
 
-    from preprocessing import features
+    from contracts import features
 
     rng = np.random.default_rng(seed)
     lengths = rng.integers(3, length + 1, size)
     mask = (np.arange(length)[None, :] < lengths[:, None]).astype(np.int64)
+    second = np.arange(length)[None, :] >= rng.integers(1, lengths)[:, None] if pairs else 0
     return {features.INPUT_IDS: rng.integers(1, vocab, (size, length)) * mask, features.ATTENTION_MASK: mask,
-            features.TOKEN_TYPE_IDS: np.zeros_like(mask)}
+            features.TOKEN_TYPE_IDS: (mask * second).astype(np.int64)}
