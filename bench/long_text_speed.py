@@ -23,6 +23,7 @@ import time
 
 import contracts.environment  # noqa: F401  (before TensorFlow)
 
+from contracts import names
 from pipeline import configs, defaults
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -81,10 +82,10 @@ def serving(documents, checkpoint: str, batches: int):
     texts = documents["texts"]
     window_counts = tokenizer.encode_windows(tf.constant(texts), MAX_SEQ_LENGTH, STRIDE)[1].numpy()
     size = 4
-    module.serve_text(tf.constant(texts[:size]))  # traces
+    serve = module.signatures()[names.SERVING_DEFAULT]  # traces
     start = time.perf_counter()
     for i in range(batches):
-        module.serve_text(tf.constant(texts[i * size:(i + 1) * size]))
+        serve(text=tf.constant(texts[i * size:(i + 1) * size]))
     seconds = time.perf_counter() - start
     return {"documents_per_s": batches * size / seconds,
             "windows_per_s": float(window_counts[:batches * size].sum()) / seconds,
