@@ -137,8 +137,8 @@ class InputShape(abc.ABC):
     groups_rows: bool = False
 
     def split_groups(self, rows: List[List[str]]) -> Dict[str, str]:
-        """Given every row's texts: each text's group key."""
-        return {texts[0]: texts[0] for texts in rows}
+        """Given every row's texts: each text's group key (asked only when groups_rows)."""
+        raise NotImplementedError(f"{type(self).__name__} splits by the text itself (groups_rows is False)")
 
     # Transform, Trainer, export (TensorFlow) ----------------------------------------------------------------
 
