@@ -133,12 +133,12 @@ class _CsvToExample(beam.PTransform):
             | "ReadFromText" >> beam.ParDo(csv_executor._ReadCsvRecordsFromTextFile())  # noqa: SLF001 (TFX's own)
             | "ParseCSVLine" >> beam.ParDo(csv_decoder.ParseCSVLine(delimiter=","))
             | "ExtractParsedCSVLines" >> beam.Keys())
-        text_columns = [*self._task.columns.columns, self._task.label_column]
+        read_as_text = [*self._task.columns.columns, self._task.label_column]
         column_infos = beam.pvalue.AsSingleton(
             parsed_csv_lines
             | "InferColumnTypes" >> beam.CombineGlobally(
                 csv_decoder.ColumnTypeInferrer(column_names, skip_blank_lines=True))
-            | "TaskColumnsAsText" >> beam.Map(_as_text, text_columns))
+            | "TaskColumnsAsText" >> beam.Map(_as_text, read_as_text))
         to_example = csv_executor._ParsedCsvToTfExample()  # noqa: SLF001 (TFX's own, as its _CsvToExample uses it)
         examples = parsed_csv_lines | "ToTFExample" >> beam.ParDo(to_example, column_infos)
         if self._task.label_column not in column_names:  # a drop without labels

@@ -57,8 +57,9 @@ def restore(classifier: tf_keras.Model, class_names: List[str], labels: str, ser
         return None
     hyperparameters = export.read_hyperparameters(base)
     order, mismatch = _class_order(hyperparameters["class_names"], class_names)
-    if _label_task(hyperparameters) != labels:
-        order, mismatch = None, f"it answers another label task ({_label_task(hyperparameters)}, not {labels})"
+    served_labels = _label_task(hyperparameters)
+    if served_labels != labels:
+        order, mismatch = None, f"it answers another label task ({served_labels}, not {labels})"
     saved = _saved_weights(base)
     targets = encoder.keras_weights(classifier.variables)
     if order is not None and {name: v.shape for name, v in saved.items()} != {

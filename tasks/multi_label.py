@@ -111,19 +111,23 @@ class MultiLabel(LabelTask):
         return decide(labels, *answered, rule)
 
     def card_task(self, class_names: Sequence[str], model_facts: Dict) -> str:
-        thresholds = ", ".join(str(t) for t in dict.fromkeys(model_facts.get("label_thresholds", {}).values()))
         return (f"multi-label text classification: each text gets any of {len(class_names)} labels "
                 f"({', '.join(class_names)}), each answered yes when its probability is above its threshold "
-                f"({thresholds}).")
+                f"({_thresholds(model_facts)}).")
 
     def card_output(self) -> str:
         return (f"; `probabilities` are each label's own (sigmoid), `label` the labels answered joined by "
                 f"`{self.separator}` (empty when none is), `class_id` the likeliest label's index")
 
     def evaluation_note(self, model_facts: Dict, examples: int) -> str:
-        thresholds = ", ".join(str(t) for t in dict.fromkeys(model_facts.get("label_thresholds", {}).values()))
         return (f"Multi-label: each label's precision, recall and F1 count its own yes/no answers (probability "
-                f"above {thresholds or 'its threshold'}), over {examples} eval texts; no confusion matrix.")
+                f"above {_thresholds(model_facts) or 'its threshold'}), over {examples} eval texts; no confusion "
+                "matrix.")
+
+
+def _thresholds(model_facts: Dict) -> str:
+    """The distinct thresholds the model's labels are answered at, as the card and the report write them."""
+    return ", ".join(str(t) for t in dict.fromkeys(model_facts.get("label_thresholds", {}).values()))
 
 
 def multi_hot(label_ids, classes: int):
