@@ -78,7 +78,7 @@ def serving(documents, checkpoint: str, batches: int):
 
     module = export.ExportModule(
         keras_classifier.load_classifier(checkpoint, len(defaults.CORPUS_LABELS)), WindowTransform(),
-        defaults.CORPUS_LABELS, {"text": tf.io.FixedLenFeature([], tf.string)}, export.ExportSettings.of(settings))
+        defaults.CORPUS_LABELS, {"text": tf.io.FixedLenFeature([], tf.string)}, export.ExportSettings.of(settings), {})
     texts = documents["texts"]
     window_counts = tokenizer.encode_windows(tf.constant(texts), MAX_SEQ_LENGTH, STRIDE)[1].numpy()
     size = 4

@@ -41,3 +41,4 @@ TEXT_PAIR_INPUT = "text_pair"  # a sentence-pair model's second text ([CLS] text
 EXAMPLES_INPUT = "examples"
 PROBABILITIES, LABEL, CLASS_ID = "probabilities", "label", "class_id"
 OUTPUTS = (PROBABILITIES, LABEL, CLASS_ID)
+ANSWERED = "answered"  # a multi-label model's too: 1 for each label answered yes (above its threshold), else 0

@@ -71,11 +71,13 @@ class ExportModule(tf.Module):
     (model/encoder.py: the trained weights in a graph laid out for CPU serving); what it answers is the task's."""
 
     def __init__(self, classifier: tf_keras.Model, transform: tf.Module, class_names: Sequence[str],
-                 raw_feature_spec: Dict[str, tf.io.FixedLenFeature], settings: ExportSettings):
+                 raw_feature_spec: Dict[str, tf.io.FixedLenFeature], settings: ExportSettings,
+                 fitted: Dict[str, Sequence[float]]):
+        """fitted: what the label task fitted its answer to on the validation slice (LabelTask.fit_answer)."""
         super().__init__()
         self.encoder = encoder.ServingEncoder(classifier, settings.encoder_branches)
         self.transform = transform  # tracked: its tables and vocab.txt asset go into the SavedModel
-        self._class_names = tf.constant(list(class_names))
+        self._class_names, self._fitted = list(class_names), fitted
         self._num_classes = len(class_names)
         self._sub_batch_size = settings.sub_batch_size
         self._label_task, self._input_shape = tasks.label_task(settings.task), tasks.input_shape(settings.task)
@@ -116,13 +118,9 @@ class ExportModule(tf.Module):
 
         return tf.cond(tf.size(lengths) <= size, lambda: self._classify(transformed), by_length)
 
-    def model_facts(self) -> Dict[str, Any]:
-        """What hyperparameters.json records of how the model answers, beyond its class names."""
-        return self._label_task.model_facts([name.decode() for name in self._class_names.numpy()])
-
     def _predict(self, raw_features: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
         logits = self._input_shape.text_logits(self.transform(raw_features), self._logits)
-        return self._label_task.answer(logits, self._class_names)
+        return self._label_task.answer(logits, self._class_names, self._fitted)
 
     def _serve_text(self, *texts):
         return self._predict({column: tf.reshape(text, [-1, 1]) for column, text in zip(self._text_columns, texts)})

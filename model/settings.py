@@ -20,7 +20,9 @@ class TrainerSettings:
     task: TaskSettings  # the columns, the labels' and inputs' modules (tasks/), max_seq_length
     checkpoint_dir: str  # "" = the embedded default, resolved where the Trainer runs
     batch_size: int  # global, across all replicas
-    epochs: int
+    epochs: int  # at most; fewer when the validation slice stops improving
+    early_stopping_patience: int  # epochs without a better validation score before stopping; 0 = never stop early
+    validation_fraction: float  # of the training split, scored at each epoch's end (model/validation.py)
     learning_rate: float
     warmup_fraction: float
     weight_decay: float

@@ -12,29 +12,41 @@ import tensorflow_transform as tft
 import tf_keras
 from absl import logging
 from tfx import v1 as tfx
-from tfx_bsl.public import tfxio
 
 import tasks
 from contracts import features
 from model import distribution, export, gradient_checkpointing, keras_classifier, lora, warm_start
+from model import validation as validation_slice
 from model.settings import TrainerSettings
 from preprocessing import checkpoint
 
+_SHUFFLE_BUFFER = 10_000  # examples: a few MB of word-piece ids
 
-def _dataset(fn_args: tfx.components.FnArgs, files, tf_transform_output, settings: TrainerSettings,
-             training: bool, classes: int) -> tf.data.Dataset:
-    """One row per model input (a text, or a window of one), with the label task's targets."""
+def _records(files, settings: TrainerSettings, validation: bool) -> tf.data.Dataset:
+    """Transform's serialized examples of the training split: the validation slice's, or the others."""
+    records = tf.data.TFRecordDataset(tf.io.gfile.glob(files), compression_type="GZIP")
+    return records.filter(lambda r: tf.equal(validation_slice.in_slice(r, settings.validation_fraction), validation))
+
+
+def _parsed(records: tf.data.Dataset, tf_transform_output, batch_size: int) -> tf.data.Dataset:
+    """Batches of (Transform's features, their label ids)."""
+    spec = tf_transform_output.transformed_feature_spec()
+
+    def parse(serialized):
+        example = tf.io.parse_example(serialized, spec)
+        return example, example.pop(features.LABEL_ID)
+
+    return records.batch(batch_size).map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _training_dataset(files, tf_transform_output, settings: TrainerSettings, classes: int) -> tf.data.Dataset:
+    """One batch per update, of model inputs (a text, or a window of one) with the label task's targets."""
     label_task, input_shape = tasks.label_task(settings.task), tasks.input_shape(settings.task)
-    dataset = fn_args.data_accessor.tf_dataset_factory(
-        files,
-        tfxio.TensorFlowDatasetOptions(batch_size=settings.batch_size, label_key=features.LABEL_ID,
-                                       shuffle=training, shuffle_seed=settings.seed),
-        tf_transform_output.transformed_metadata.schema)
-    dataset = dataset.map(lambda x, y: input_shape.training_examples(x, label_task.targets(y, classes)))
-    if training:  # one batch per update: accumulation cuts it into micro-batches of batch_size
-        dataset = batch_by_length(dataset, settings.batch_size * settings.gradient_accumulation_steps)
-    else:  # batch_size model inputs per batch, however many a text made
-        dataset = dataset.unbatch().batch(settings.batch_size)
+    records = _records(files, settings, validation=False).shuffle(_SHUFFLE_BUFFER, seed=settings.seed).repeat()
+    dataset = _parsed(records, tf_transform_output, settings.batch_size).map(
+        lambda x, y: input_shape.training_examples(x, label_task.targets(y, classes)))
+    # Accumulation cuts each batch into micro-batches of batch_size.
+    dataset = batch_by_length(dataset, settings.batch_size * settings.gradient_accumulation_steps)
     # Workers split the batches, not the files: Transform writes few files, fewer than workers at times.
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
@@ -54,9 +66,8 @@ def batch_by_length(dataset: tf.data.Dataset, batch_size: int) -> tf.data.Datase
 
 
 def _count_inputs(files, settings: TrainerSettings) -> int:
-    """Model inputs in the files: texts, or with long texts the windows of each."""
-    records = tf.data.TFRecordDataset(tf.io.gfile.glob(files), compression_type="GZIP")
-    return tasks.input_shape(settings.task).count_inputs(records)
+    """Model inputs outside the validation slice: texts, or with long texts the windows of each."""
+    return tasks.input_shape(settings.task).count_inputs(_records(files, settings, validation=False))
 
 
 def _train_steps(fn_args: tfx.components.FnArgs, settings: TrainerSettings) -> int:
@@ -64,10 +75,6 @@ def _train_steps(fn_args: tfx.components.FnArgs, settings: TrainerSettings) -> i
         return fn_args.train_steps
     examples_per_update = settings.batch_size * settings.gradient_accumulation_steps
     return settings.epochs * math.ceil(_count_inputs(fn_args.train_files, settings) / examples_per_update)
-
-
-def _eval_steps(fn_args: tfx.components.FnArgs, settings: TrainerSettings) -> int:
-    return fn_args.eval_steps or math.ceil(_count_inputs(fn_args.eval_files, settings) / settings.batch_size)
 
 
 class _ProgressLog(tf_keras.callbacks.Callback):
@@ -137,7 +144,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     tf_keras.utils.set_random_seed(settings.seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     class_names = [c.decode() for c in tf_transform_output.vocabulary_by_name(features.LABEL_VOCABULARY)]
-    train_steps, eval_steps = _train_steps(fn_args, settings), _eval_steps(fn_args, settings)
+    train_steps = _train_steps(fn_args, settings)
 
     strategy = distribution.choose_strategy(settings.strategy)
     precision = distribution.set_precision_policy(settings.mixed_precision)
@@ -145,8 +152,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                  train_steps, settings.batch_size, strategy.num_replicas_in_sync, distribution.name(strategy),
                  precision, class_names)
 
-    train_ds = _dataset(fn_args, fn_args.train_files, tf_transform_output, settings, True, len(class_names))
-    eval_ds = _dataset(fn_args, fn_args.eval_files, tf_transform_output, settings, False, len(class_names))
+    train_ds = _training_dataset(fn_args.train_files, tf_transform_output, settings, len(class_names))
+    validation_ds = _parsed(_records(fn_args.train_files, settings, validation=True), tf_transform_output,
+                            settings.batch_size)
     with strategy.scope():
         classifier = keras_classifier.load_classifier(checkpoint.local_dir(settings.checkpoint_dir), len(class_names))
         # Before any adapter is added: the served model's weights are a full model's.
@@ -154,20 +162,31 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         parameters = apply_training_options(classifier, settings)
         trainable = compile_for_training(classifier, settings, train_steps)
 
-    backup = tf_keras.callbacks.BackupAndRestore(backup_dir=_backup_dir(fn_args, settings),
-                                                 save_freq=settings.backup_every_steps, delete_checkpoint=True)
-    callbacks = [backup, _ProgressLog(train_steps, settings.batch_size, backup, settings.log_every_steps),
+    backup_dir = _backup_dir(fn_args, settings)
+    backup = tf_keras.callbacks.BackupAndRestore(backup_dir=backup_dir, save_freq=settings.backup_every_steps,
+                                                 delete_checkpoint=True)
+    # Its record lives in the backup's directory, deleted with it when training ends.
+    best_epoch = validation_slice.BestEpoch(
+        classifier, validation_ds, settings.task, len(class_names), settings.early_stopping_patience,
+        os.path.join(backup_dir, "validation") if distribution.is_chief(strategy) else None)
+    callbacks = [backup, best_epoch, _ProgressLog(train_steps, settings.batch_size, backup, settings.log_every_steps),
                  tf_keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq=20)]
     # One Keras "epoch" per configured epoch (or one for a step budget), so resumption and logs line up.
     epochs = settings.epochs if not fn_args.train_steps else 1
-    trainable.fit(train_ds, epochs=epochs, steps_per_epoch=math.ceil(train_steps / epochs),
-                  validation_data=eval_ds, validation_steps=eval_steps, callbacks=callbacks, verbose=2)
+    trainable.fit(train_ds, epochs=epochs, steps_per_epoch=math.ceil(train_steps / epochs), callbacks=callbacks,
+                  verbose=2)
+    stopped = best_epoch.stopped or (f"--train-steps {fn_args.train_steps}" if fn_args.train_steps
+                                     else f"--epochs {settings.epochs} run")
+    best = best_epoch.best
+    logging.info("Trained %d epoch(s), stopped by %s: exporting epoch %d's weights", len(best_epoch.history),
+                 stopped, best["epoch"])
 
-    lora_merge = _merge_adapters(classifier, eval_ds) if settings.lora_rank else {}
+    lora_merge = _merge_adapters(classifier, train_ds) if settings.lora_rank else {}
     weights = weights_digest(classifier)
     logging.info("Trained weights: sha256 %s", weights)
     exported = export.ExportModule(classifier, export.TransformGraph(tf_transform_output), class_names,
-                                   tf_transform_output.raw_feature_spec(), export.ExportSettings.of(settings))
+                                   tf_transform_output.raw_feature_spec(), export.ExportSettings.of(settings),
+                                   best["fitted"])
     if not distribution.is_chief(strategy):
         # Every worker saves, so that they stay in step, but into scratch space: the model is the chief's.
         # TFX then checks that the model exists, so a worker returns once the chief has written it.
@@ -177,9 +196,10 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         return
     exported.save(fn_args.serving_model_dir)
     export.write_hyperparameters(fn_args.serving_model_dir, {
-        **settings.to_custom_config(), "train_steps": train_steps,
-        "steps_trained": int(trainable.optimizer.iterations.numpy()),
-        "class_names": class_names, "precision_policy": precision, **exported.model_facts(),
+        **settings.to_custom_config(), "train_steps": train_steps, "steps_per_epoch": math.ceil(train_steps / epochs),
+        "steps_trained": int(trainable.optimizer.iterations.numpy()), "epochs_trained": len(best_epoch.history),
+        "stopped_by": stopped, **best_epoch.facts(class_names),
+        "class_names": class_names, "precision_policy": precision,
         "strategy": distribution.name(strategy), "replicas": strategy.num_replicas_in_sync,
         "weights_sha256": weights, "warm_started_from": base_model, **parameters, **lora_merge})
 
@@ -199,9 +219,9 @@ def apply_training_options(classifier: tf_keras.Model, settings: TrainerSettings
     return counts
 
 
-def _merge_adapters(classifier: tf_keras.Model, eval_ds: tf.data.Dataset) -> Dict[str, Any]:
-    """Folds the adapters into the weights, checking on an eval batch that the logits did not move."""
-    batch = next(iter(eval_ds))[0]
+def _merge_adapters(classifier: tf_keras.Model, dataset: tf.data.Dataset) -> Dict[str, Any]:
+    """Folds the adapters into the weights, checking on a training batch that the logits did not move."""
+    batch = next(iter(dataset))[0]
     before = classifier(batch, training=False)
     merged = lora.merge(classifier)
     difference = float(tf.reduce_max(tf.abs(classifier(batch, training=False) - before)))

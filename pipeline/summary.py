@@ -1,7 +1,7 @@
 """What the last run produced, read back from ML Metadata: eval accuracy, blessing, pushed path."""
 import dataclasses
 import os
-from typing import Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from ml_metadata.proto import metadata_store_pb2
 
@@ -21,6 +21,7 @@ class RunSummary:
     executed_components: int
     span: Optional[int] = None  # for {SPAN} data: the span this run read
     started_from: Optional[str] = None  # the served model the training warm-started from, if any
+    training: Optional[str] = None  # the epochs run, why training stopped, the epoch exported
     labels: Optional[str] = None  # models.config's version labels after the push
     blessing: Optional[str] = None  # why the model was or was not blessed
     scores: Optional[str] = None  # with --score-data: where the drop's scores went, or why there are none
@@ -31,6 +32,8 @@ class RunSummary:
         if self.span is not None:
             yield f"span: {self.span}"
         yield f"trained from: {self.started_from + ' (warm start)' if self.started_from else 'the checkpoint'}"
+        if self.training:
+            yield f"training: {self.training}"
         yield f"eval {metric}: {'n/a' if value is None else f'{value:.4f}'}"
         yield f"blessed: {'yes' if self.blessed else 'no'}"
         if self.blessing:
@@ -42,13 +45,19 @@ class RunSummary:
             yield f"scores: {self.scores}"
 
 
-def _started_from(model: metadata_store_pb2.Artifact) -> Optional[str]:
+def _hyperparameters(model: Optional[metadata_store_pb2.Artifact]) -> Dict[str, Any]:
     from tfx.utils import path_utils
 
     from model import export
 
-    hyperparameters = export.read_hyperparameters(path_utils.serving_model_path(model.uri))
-    return hyperparameters.get("warm_started_from")
+    return export.read_hyperparameters(path_utils.serving_model_path(model.uri)) if model else {}
+
+
+def _training(hyperparameters: Dict[str, Any]) -> Optional[str]:
+    if "best_epoch" not in hyperparameters:
+        return None
+    return (f"{hyperparameters['epochs_trained']} epoch(s), stopped by {hyperparameters['stopped_by']}; exported "
+            f"epoch {hyperparameters['best_epoch']}'s weights, the best on the validation slice")
 
 
 def _blessing_reason(blessing: Optional[metadata_store_pb2.Artifact]) -> Optional[str]:
@@ -96,7 +105,7 @@ def summarize(config: configs.PipelineConfig, since: float = 0) -> Optional[RunS
     pushed = outputs.get(names.PUSHER, {}).get(names.PUSHED_MODEL)
     is_pushed = bool(pushed and pushed.custom_properties["pushed"].int_value)
     examples = outputs.get(names.CSV_EXAMPLE_GEN, {}).get(names.EXAMPLES)
-    model = outputs.get(names.TRAINER, {}).get(names.MODEL)
+    hyperparameters = _hyperparameters(outputs.get(names.TRAINER, {}).get(names.MODEL))
     return RunSummary(
         run_id=run.name,
         headline=run_outputs.headline_metric(evaluation.uri) if evaluation else None,
@@ -104,7 +113,7 @@ def summarize(config: configs.PipelineConfig, since: float = 0) -> Optional[RunS
         pushed_path=pushed.custom_properties["pushed_destination"].string_value if is_pushed else None,
         cached_components=cached, executed_components=len(executions) - cached,
         span=examples.custom_properties["span"].int_value if examples and raw_data.SPAN_SPEC in config.data else None,
-        started_from=_started_from(model) if model else None,
+        started_from=hyperparameters.get("warm_started_from"), training=_training(hyperparameters),
         labels=serving_labels(os.path.dirname(config.serving_model_root)) if is_pushed else None,
         blessing=_blessing_reason(blessing),
         scores=_scores(outputs.get(names.BATCH_SCORING, {}).get("scores")))

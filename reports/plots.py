@@ -51,7 +51,8 @@ def training_curves(curves: Dict[str, List[List[float]]], steps_per_epoch: int) 
     figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(9.6, 3.2))
     for metric, axes in (("loss", loss_axes), ("accuracy", accuracy_axes)):
         for tag, style, label, scale in ((f"train/batch_{metric}", "-", "train (per logged step)", 1),
-                                         (f"validation/epoch_{metric}", "o", "eval (epoch end)", steps_per_epoch)):
+                                         (f"validation/epoch_{metric}", "o", "validation slice (epoch end)",
+                                          steps_per_epoch)):
             points = curves.get(tag, [])
             if points:
                 axes.plot([(step + (scale > 1)) * scale for step, _ in points], [v for _, v in points], style,

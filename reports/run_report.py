@@ -144,7 +144,7 @@ def _pictures(facts: Dict[str, Any]) -> Dict[str, str]:
         pictures["labels"] = plots.label_distribution({name: split["labels"] for name, split in splits.items()})
     if facts["training"] and facts["training"]["curves"]:
         hyperparameters = facts["training"]["hyperparameters"]
-        steps_per_epoch = hyperparameters["train_steps"] // max(hyperparameters.get("epochs") or 1, 1)
+        steps_per_epoch = hyperparameters["steps_per_epoch"]
         pictures["curves"] = plots.training_curves(facts["training"]["curves"], steps_per_epoch)
     if facts["evaluation"] and facts["evaluation"]["confusion"]:  # a multi-label model has none
         pictures["confusion"] = plots.confusion_matrix(facts["evaluation"]["confusion"],

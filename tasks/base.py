@@ -11,8 +11,9 @@ TensorFlow loads. Methods that build graphs or configs import what they need.
 """
 import abc
 import dataclasses
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+from contracts import names
 from contracts.text_columns import TextColumns
 
 
@@ -78,16 +79,22 @@ class LabelTask(abc.ABC):
         """(loss, accuracy metric) of tf_keras, on logits."""
 
     @abc.abstractmethod
-    def answer(self, logits, class_names) -> Dict[str, Any]:
+    def fit_answer(self, logits, targets) -> Tuple[float, Dict[str, Any]]:
+        """On the validation slice (numpy: each text's logits [texts, classes], the targets() of its labels): the
+        score that picks the best epoch (the task's metric there, higher is better), and what the served answer
+        is fitted to there, {fact: one value per class}, in class order: the answer() takes it, hyperparameters.json
+        records it by class name."""
+
+    @abc.abstractmethod
+    def answer(self, logits, class_names: Sequence[str], fitted: Dict[str, Sequence[float]]) -> Dict[str, Any]:
         """serving_default's outputs (contracts/names.OUTPUTS) from logits [batch, classes]."""
+
+    # The output of answer() that TFMA's metrics read.
+    tfma_prediction_key = names.PROBABILITIES
 
     def eval_labels(self, label_ids, classes: int):
         """transform_features' label_id, TFMA's labels: the class ids as Transform wrote them by default."""
         return label_ids
-
-    def model_facts(self, class_names: Sequence[str]) -> Dict[str, Any]:
-        """What hyperparameters.json records of how the model answers, beyond the class names."""
-        return {}
 
     # Evaluation and blessing ----------------------------------------------------------------------------------
 

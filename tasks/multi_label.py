@@ -1,11 +1,14 @@
 """Several labels per text (--label-separator): a yes/no answer per label (sigmoid, binary cross-entropy), the
-labels above THRESHOLD served joined by the separator; per-label precision, recall and F1, macro F1 the
+labels above their thresholds served joined by the separator; per-label precision, recall and F1, macro F1 the
 headline and the blessing's metric, each label's F1 its per-class check.
+
+Each label's threshold is chosen on the validation slice (fit_answer), never on the eval split, which TFMA
+reports and the BlessingGate judges: a rare label's probability seldom reaches 0.5 after a few epochs.
 
 A label cell holds the row's labels joined by the separator: ExampleGen writes them as one value each (cut,
 stripped, empty ones and repeats dropped), so TFDV checks each against the schema's domain of single labels.
 """
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -15,10 +18,11 @@ from tasks import judging
 from tasks.base import LabelTask
 from tasks.single_label import label_outside
 
-# A label is answered when its probability is above this: the served answer, and where the Evaluator
-# binarizes each label for its precision, recall and F1. Not tuned on the eval split, which TFMA reports and
-# the BlessingGate judges.
-THRESHOLD = 0.5
+# A label's threshold: of these, the one with the best F1 on the validation slice, the nearest DEFAULT_THRESHOLD
+# among equals (a coarse grid: a rare label has few positives there); DEFAULT_THRESHOLD for a label the slice
+# never holds.
+DEFAULT_THRESHOLD = 0.5
+CANDIDATE_THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.05), 2)
 METRICS = ("Precision", "Recall", "F1Score")
 
 
@@ -68,35 +72,46 @@ class MultiLabel(LabelTask):
         return (tf_keras.losses.BinaryCrossentropy(from_logits=True),
                 tf_keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0))
 
-    def answer(self, logits, class_names) -> Dict:
+    def fit_answer(self, logits: np.ndarray, targets: np.ndarray) -> Tuple[float, Dict]:
+        """Macro F1 over the labels the slice holds, each answered at its threshold chosen there."""
+        probabilities, truth = 1 / (1 + np.exp(-logits)), targets.astype(bool)
+        thresholds = choose_thresholds(probabilities, truth)
+        f1 = _label_f1(truth, probabilities > thresholds, np.ones((1, len(truth))))[0]
+        present = truth.any(axis=0)
+        return float(f1[present].mean()) if present.any() else 0.0, {"label_thresholds": thresholds.tolist()}
+
+    def answer(self, logits, class_names: Sequence[str], fitted: Dict) -> Dict:
         import tensorflow as tf
 
         probabilities = tf.nn.sigmoid(logits)
-        chosen = probabilities > THRESHOLD
-        labels = tf.ragged.boolean_mask(tf.broadcast_to(class_names, tf.shape(chosen)), chosen)
+        chosen = probabilities > tf.constant(fitted["label_thresholds"], tf.float32)
+        labels = tf.ragged.boolean_mask(tf.broadcast_to(tf.constant(list(class_names)), tf.shape(chosen)), chosen)
         return {names.PROBABILITIES: probabilities,
                 names.LABEL: tf.strings.reduce_join(labels, axis=-1, separator=self.separator),
-                names.CLASS_ID: tf.argmax(probabilities, axis=-1)}
+                names.CLASS_ID: tf.argmax(probabilities, axis=-1),
+                names.ANSWERED: tf.cast(chosen, tf.float32)}
+
+    # TFMA binarizes the served yes/no answers: each label at its own threshold, which an EvalConfig written
+    # before training cannot name.
+    tfma_prediction_key = names.ANSWERED
 
     def eval_labels(self, label_ids, classes: int):
         return multi_hot(label_ids, classes)  # TFMA's multi-label metrics take a 0/1 label per class
 
-    def model_facts(self, class_names: Sequence[str]) -> Dict:
-        return {"label_thresholds": dict.fromkeys(class_names, THRESHOLD)}
-
     def tfma_metrics(self, label_column: str, classes: int):
-        """Each label's precision, recall and F1 (its probability above the served threshold), their macro
-        average (the blessing's metric) and micro average. No slice per label: a text is in several."""
+        """Each label's precision, recall and F1 of the served yes/no answers (ANSWERED, 0 or 1: binarized at
+        0.5), their macro average (the blessing's metric) and micro average. No slice per label: a text is in
+        several."""
         import json
 
         import tensorflow_model_analysis as tfma
 
         binarize = tfma.BinarizationOptions(class_ids={"values": list(range(classes))})
         weights = dict.fromkeys(range(classes), 1.0)
-        served_threshold = json.dumps({"thresholds": THRESHOLD})
+        yes = json.dumps({"thresholds": 0.5})  # the answers are 0 or 1
 
         def spec(**average):
-            return tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name=name, config=served_threshold)
+            return tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name=name, config=yes)
                                              for name in METRICS],
                                     binarize=binarize,
                                     aggregate=tfma.AggregationOptions(**average, class_weights=weights))
@@ -112,12 +127,13 @@ class MultiLabel(LabelTask):
 
     def card_task(self, class_names: Sequence[str], model_facts: Dict) -> str:
         return (f"multi-label text classification: each text gets any of {len(class_names)} labels "
-                f"({', '.join(class_names)}), each answered yes when its probability is above its threshold "
-                f"({_thresholds(model_facts)}).")
+                f"({', '.join(class_names)}), each answered yes when its probability is above its threshold, chosen "
+                f"on a validation slice of the training data ({_thresholds(model_facts)}).")
 
     def card_output(self) -> str:
         return (f"; `probabilities` are each label's own (sigmoid), `label` the labels answered joined by "
-                f"`{self.separator}` (empty when none is), `class_id` the likeliest label's index")
+                f"`{self.separator}` (empty when none is), `answered` 1 for each label answered and 0 for the others, "
+                "`class_id` the likeliest label's index")
 
     def evaluation_note(self, model_facts: Dict, examples: int) -> str:
         return (f"Multi-label: each label's precision, recall and F1 count its own yes/no answers (probability "
@@ -126,8 +142,16 @@ class MultiLabel(LabelTask):
 
 
 def _thresholds(model_facts: Dict) -> str:
-    """The distinct thresholds the model's labels are answered at, as the card and the report write them."""
-    return ", ".join(str(t) for t in dict.fromkeys(model_facts.get("label_thresholds", {}).values()))
+    """Each label's threshold, as the card and the report write them."""
+    return ", ".join(f"{label} {t}" for label, t in model_facts.get("label_thresholds", {}).items())
+
+
+def choose_thresholds(probabilities: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Each label's threshold (CANDIDATE_THRESHOLDS) from [texts, labels] probabilities and true 0/1 labels."""
+    nearest_first = CANDIDATE_THRESHOLDS[np.argsort(np.abs(CANDIDATE_THRESHOLDS - DEFAULT_THRESHOLD), kind="stable")]
+    ones = np.ones((1, len(truth)))
+    f1 = np.stack([_label_f1(truth, probabilities > t, ones)[0] for t in nearest_first])  # [thresholds, labels]
+    return np.where(truth.any(axis=0), nearest_first[f1.argmax(axis=0)], DEFAULT_THRESHOLD)
 
 
 def multi_hot(label_ids, classes: int):

@@ -6,7 +6,7 @@ number (0/1, 1-5 stars) is a name like any other: ExampleGen reads the label col
 (components/csv_example_gen.py), so "1" is a class, not an integer feature.
 """
 import math
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -41,12 +41,15 @@ class SingleLabel(LabelTask):
         return (tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                 tf_keras.metrics.SparseCategoricalAccuracy(name="accuracy"))
 
-    def answer(self, logits, class_names) -> Dict:
+    def fit_answer(self, logits: np.ndarray, targets: np.ndarray) -> Tuple[float, Dict]:
+        return float(np.mean(logits.argmax(axis=-1) == targets.reshape(-1))), {}  # the argmax: nothing to fit
+
+    def answer(self, logits, class_names: Sequence[str], fitted: Dict) -> Dict:
         import tensorflow as tf
 
         probabilities = tf.nn.softmax(logits, axis=-1)
         class_id = tf.argmax(probabilities, axis=-1)
-        return {names.PROBABILITIES: probabilities, names.LABEL: tf.gather(class_names, class_id),
+        return {names.PROBABILITIES: probabilities, names.LABEL: tf.gather(tf.constant(list(class_names)), class_id),
                 names.CLASS_ID: class_id}
 
     def tfma_metrics(self, label_column: str, classes: int):

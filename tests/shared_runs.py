@@ -19,6 +19,7 @@ import sys
 from pipeline import configs, defaults
 
 from pipeline_runs import (
+    FEW_STEPS,
     FLAGS,
     SAMPLE,
     STEPS,
@@ -36,7 +37,7 @@ LORA_OPTIONS = {"lora_rank": 4, "lora_alpha": 8.0, "lora_targets": "query,value"
 PAIR_COLUMNS = ["--text-column", "text", "--text-pair-column", "text_pair"]
 KILLED_STEPS, BACKUP_EVERY = 60, 10
 KILLED_FLAGS = ["--default-sample", str(SAMPLE), "--train-steps", str(KILLED_STEPS), "--backup-every-steps",
-                str(BACKUP_EVERY)]
+                str(BACKUP_EVERY), *FEW_STEPS]
 
 
 def first_run(root, jobs):
@@ -111,7 +112,7 @@ def sentence_pair_run(root, jobs):
     write_drop(drop, corpus, DROP_ROWS, seed=1)
     make_schema(data, schema, *PAIR_COLUMNS)
     result = run_cli(root / "outputs", "--data", str(data), "--schema", str(schema), *PAIR_COLUMNS,
-                     "--train-steps", str(STEPS), "--score-data", str(drop))
+                     "--train-steps", str(STEPS), *FEW_STEPS, "--score-data", str(drop))
     assert result.returncode == 0, result.stderr[-3000:]
     return root, result
 
@@ -129,7 +130,7 @@ def long_document_run(root, jobs):
     schema = make_schema(data, root / "schema" / "schema.pbtxt")
     result = run_cli(root / "outputs", "--data", str(data), "--schema", str(schema), "--long-text", "chunk",
                      "--max-seq-length", str(MAX_SEQ_LENGTH), "--chunk-stride", str(CHUNK_STRIDE),
-                     "--train-steps", str(LONG_DOCUMENT_STEPS))
+                     "--train-steps", str(LONG_DOCUMENT_STEPS), *FEW_STEPS)
     assert result.returncode == 0, result.stderr[-3000:]
     return root, result
 
@@ -144,7 +145,7 @@ def multi_label_run(root, jobs):
     write_rows(data, defaults.read_corpus(), ROWS, seed=3)
     make_schema(data, schema, "--label-separator", SEPARATOR)
     result = run_cli(root / "outputs", "--data", str(data), "--schema", str(schema), "--label-separator", SEPARATOR,
-                     "--train-steps", str(STEPS))
+                     "--train-steps", str(STEPS), *FEW_STEPS)
     assert result.returncode == 0, result.stderr[-3000:]
     return root, result
 

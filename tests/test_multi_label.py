@@ -18,8 +18,10 @@ from multi_label_data import LABELS, QUESTION, SEPARATOR, labels_of
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
 from contracts import layout, names
+from model import validation
 from pipeline import configs
 from reports import run_facts, run_outputs, run_report
+from tasks import multi_label
 
 from pipeline_runs import run_artifacts, run_name, run_refused, summary
 
@@ -82,23 +84,53 @@ def test_the_served_model_answers_each_label_above_its_threshold(served):
     out, hyperparameters = served
     class_names = hyperparameters["class_names"]
     assert sorted(class_names) == sorted(LABELS) and hyperparameters["task"]["label_separator"] == SEPARATOR
-    assert hyperparameters["label_thresholds"] == dict.fromkeys(class_names, 0.5)
+    thresholds = np.array([hyperparameters["label_thresholds"][name] for name in class_names])
     probabilities = out[names.PROBABILITIES]
-    assert set(out) == {names.PROBABILITIES, names.LABEL, names.CLASS_ID}
+    assert set(out) == {names.PROBABILITIES, names.LABEL, names.CLASS_ID, names.ANSWERED}
     assert probabilities.shape[1] == len(LABELS) and ((0 <= probabilities) & (probabilities <= 1)).all()
     assert not np.allclose(probabilities.sum(axis=1), 1.0)  # each label's own probability, not a softmax
-    expected = [SEPARATOR.join(name for name, p in zip(class_names, row) if p > 0.5) for row in probabilities]
+    answered = probabilities > thresholds
+    expected = [SEPARATOR.join(name for name, yes in zip(class_names, row) if yes) for row in answered]
     assert [label.decode() for label in out[names.LABEL]] == expected
+    assert (out[names.ANSWERED] == answered).all()
     assert out[names.CLASS_ID].tolist() == probabilities.argmax(axis=1).tolist()
     assert len(set(expected)) > 1  # the model tells texts apart
 
 
+def test_the_served_thresholds_are_the_ones_chosen_on_the_validation_slice(run, served):
+    """The validation slice's texts (the training split's, picked as the Trainer picks them), answered by the
+    pushed model: the thresholds it serves are the ones choose_thresholds makes of them, not the eval split's."""
+    pushed = tf.saved_model.load(summary(run[1].stdout)["pushed"])
+    files = glob.glob(os.path.join(run[2][names.CSV_EXAMPLE_GEN][names.EXAMPLES].uri, "Split-train", "*"))
+    records = [record.numpy() for record in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+    ids = pushed.signatures[names.TRANSFORM_FEATURES](examples=tf.constant(records))["input_ids"].numpy()
+    hyperparameters = served[1]
+    fraction = hyperparameters["validation_fraction"]
+    in_slice = [bool(validation.in_slice(_ids_example(row), fraction)) for row in ids]
+    texts = [tf.train.Example.FromString(r).features.feature["text"].bytes_list.value[0] for r, keep in
+             zip(records, in_slice) if keep]
+    assert len(texts) == hyperparameters["validation_texts"] and 0 < len(texts) < len(records) / 5
+    probabilities = pushed.signatures[names.SERVING_DEFAULT](text=tf.constant(texts))[names.PROBABILITIES].numpy()
+    class_names = hyperparameters["class_names"]
+    truth = np.array([[name in labels_of(text.decode()) for name in class_names] for text in texts])
+    chosen = multi_label.choose_thresholds(probabilities, truth)
+    assert dict(zip(class_names, chosen.tolist())) == hyperparameters["label_thresholds"]
+    assert any(t != multi_label.DEFAULT_THRESHOLD for t in chosen)  # else the choice is not seen at work
+
+
+def _ids_example(ids: np.ndarray) -> bytes:
+    """Transform's example of a text as in_slice reads it: its word pieces."""
+    feature = tf.train.Feature(int64_list=tf.train.Int64List(value=ids.tolist()))
+    return tf.train.Example(features=tf.train.Features(feature={"input_ids": feature})).SerializeToString()
+
+
 def _direct_scores(eval_rows, served):
-    """Each label's precision, recall and F1 from the served probabilities (above 0.5), and the averages."""
+    """Each label's precision, recall and F1 from the served probabilities (above each label's threshold), and
+    the averages."""
     out, hyperparameters = served
     class_names = hyperparameters["class_names"]
     truth = np.array([[name in labels for name in class_names] for _, labels in eval_rows])
-    answered = out[names.PROBABILITIES] > 0.5
+    answered = out[names.PROBABILITIES] > np.array([hyperparameters["label_thresholds"][n] for n in class_names])
     tp, fp, fn = ((truth & answered).sum(0), (~truth & answered).sum(0), (truth & ~answered).sum(0))
     safe = lambda a, b: np.divide(a, b, out=np.zeros(len(a)), where=b > 0)  # noqa: E731
     precision, recall, f1 = safe(tp, tp + fp), safe(tp, tp + fn), safe(2 * tp, 2 * tp + fp + fn)

@@ -36,6 +36,8 @@ def test_first_run_pushes_a_servable_model(first_run):
     assert os.path.dirname(pushed) == os.path.join(str(outputs), "serving", "text_classifier")
     assert os.path.basename(pushed).isdigit()  # TF Serving's <base>/<version>/ layout
     assert 0.3 <= float(lines["eval accuracy"]) <= 1.0
+    assert lines["training"] == (f"1 epoch(s), stopped by --train-steps {STEPS}; exported epoch 1's weights, the "
+                                 "best on the validation slice")
 
     model = tf.saved_model.load(pushed)
     assert {"serving_default", "serving_tf_example", "transform_features"} <= set(model.signatures)

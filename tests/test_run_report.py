@@ -13,7 +13,7 @@ import tensorflow_model_analysis as tfma
 from pipeline import configs
 from reports import run_report
 
-from pipeline_runs import run_name
+from pipeline_runs import STEPS, run_name
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,14 @@ def test_training_curves_come_from_the_tensorboard_logs(facts):
     curves = facts["training"]["curves"]
     steps = facts["training"]["hyperparameters"]["steps_trained"]
     assert curves["train/batch_loss"] and all(0 <= step <= steps for step, _ in curves["train/batch_loss"])
-    assert len(curves["validation/epoch_accuracy"]) == 1  # one epoch, one evaluation
+    (epoch, accuracy), = curves["validation/epoch_accuracy"]  # one epoch, one evaluation: the validation slice's
+    hyperparameters = facts["training"]["hyperparameters"]
+    (validated,) = hyperparameters["validation"]
+    assert accuracy == pytest.approx(validated["score"]) and validated["epoch"] == hyperparameters["best_epoch"] == 1
+    assert hyperparameters["epochs_trained"] == 1 and hyperparameters["stopped_by"] == f"--train-steps {STEPS}"
+    # a tenth of the training split's texts (ExampleGen's train split holds the rest of the sample)
+    train_texts = facts["data"]["splits"]["train"]["examples"]
+    assert 0.07 < hyperparameters["validation_texts"] / train_texts < 0.13
 
 
 def test_page_shows_the_run_and_embeds_every_picture(report, facts):
@@ -74,6 +81,7 @@ def test_page_shows_the_run_and_embeds_every_picture(report, facts):
     assert path == os.path.join(run_report.report_dir(config, run), "index.html")
     assert f"{facts['evaluation']['overall']['sparse_categorical_accuracy']:.4f}" in page
     assert facts["serving"]["path"] in page and "serving_default" in page
+    assert f"1 epoch(s), stopped by --train-steps {STEPS}; exported: epoch 1's weights" in page
     images = re.findall(r"<img [^>]*src=\"([^\"]*)\"", page)
     assert len(images) == 4  # token lengths, labels, training curves, confusion matrix
     for source in images:
