@@ -69,7 +69,8 @@ class BestEpoch(tf_keras.callbacks.Callback):
             targets.append(self._label_task.targets(label_ids, self._classes).numpy())
         logits, targets = np.concatenate(logits), np.concatenate(targets)
         score, fitted = self._label_task.fit_answer(logits, targets)
-        return {"score": score, "loss": float(np.mean(self._loss(targets, logits))), "fitted": fitted, "texts": len(logits)}
+        loss = float(np.mean(self._loss(targets, logits)))
+        return {"score": score, "loss": loss, "fitted": fitted, "texts": len(logits)}
 
     def facts(self, class_names: List[str]) -> Dict[str, Any]:
         """What hyperparameters.json records: each epoch's validation, the best, what the answer was fitted to."""
