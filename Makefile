@@ -14,7 +14,7 @@ PYTHON310 := $(shell for p in python3.10 $$(pyenv root 2>/dev/null)/versions/3.1
 RUN_FLAGS := $(if $(DATA),--data $(DATA)) $(if $(CHECKPOINT),--checkpoint $(CHECKPOINT)) \
 	$(if $(SCHEMA),--schema $(SCHEMA)) $(ARGS)
 
-.PHONY: install peer run run-local test test-fast lint report tensorboard profile schema baseline predict score canary promote serve bench bench-serving bench-long bench-score compile-vertex schedule-vertex clean
+.PHONY: install peer run run-local test test-fast lint report tensorboard profile schema baseline predict score canary promote serve bench bench-quality bench-serving bench-long bench-score compile-vertex schedule-vertex clean
 
 install: $(INSTALLED)
 
@@ -127,6 +127,11 @@ serve:
 # prints one table and writes it into bench/RESULTS.md. ~30 min; ARGS="--skip-pipeline" leaves out the default run.
 bench: $(INSTALLED)
 	$(PY) bench/run_all.py $(ARGS)
+
+# Each task's default command against a PyTorch + transformers fine-tune of the same checkpoint, on held-out rows
+# neither trained on (`make peer` first); writes its table into bench/RESULTS.md. ~2 h; ARGS="--tasks long_text".
+bench-quality: $(INSTALLED)
+	$(PY) bench/quality.py $(ARGS)
 
 # Serving latency and throughput of the pushed model, beside the PyTorch peer when `make peer` installed it.
 bench-serving: $(INSTALLED)

@@ -3,7 +3,7 @@ the padding trim every batch goes through; the training wrapper (optimizer state
 What is exported from it is model/export.py."""
 import logging
 import os
-from typing import Dict
+from typing import Callable, Dict
 
 import tensorflow as tf
 import tf_keras
@@ -68,19 +68,22 @@ def trim_padding(batch: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
 
 class TrainingModel(tf_keras.Model):
     """fit()'s model: the classifier, whose optimizer attaches here so that the exported classifier carries
-    no optimizer state. With accumulation_steps > 1, each batch is cut into that many micro-batches, run one
-    after the other (only one micro-batch's activations are alive at a time), and one update is made from
-    their mean gradient: the update of the whole batch, in a micro-batch's memory."""
+    no optimizer state, answering each example of a training batch as the input shape says (a long text: its
+    windows' logits combined, as the export combines them; tasks/base.InputShape.training_logits). With
+    accumulation_steps > 1, each batch is cut into that many micro-batches, run one after the other (only one
+    micro-batch's activations are alive at a time), and one update is made from their mean gradient: the update
+    of the whole batch, in a micro-batch's memory."""
 
-    @tf.autograph.experimental.do_not_convert
-    def __init__(self, classifier: tf_keras.Model, accumulation_steps: int = 1):
-        inputs = _model_inputs()
-        super().__init__(inputs, classifier(inputs))
+    def __init__(self, classifier: tf_keras.Model, accumulation_steps: int = 1,
+                 example_logits: Callable = lambda inputs, logits: logits(inputs)):
+        super().__init__(name="training_model")
+        self.classifier = classifier
         self.accumulation_steps = accumulation_steps
+        self._example_logits = example_logits
 
     @tf.autograph.experimental.do_not_convert
-    def test_step(self, data):
-        return super().test_step(data)
+    def call(self, inputs, training=None):
+        return self._example_logits(inputs, lambda x: self.classifier(trim_padding(x), training=training))
 
     @tf.autograph.experimental.do_not_convert
     def train_step(self, data):
@@ -93,7 +96,7 @@ class TrainingModel(tf_keras.Model):
         scaled = isinstance(self.optimizer, tf_keras.mixed_precision.LossScaleOptimizer)
 
         def micro_step(i, sums):
-            part_x = trim_padding({name: values[i * size:(i + 1) * size] for name, values in x.items()})
+            part_x = {name: values[i * size:(i + 1) * size] for name, values in x.items()}
             part_y = y[i * size:(i + 1) * size]
             with tf.GradientTape() as tape:
                 predictions = self(part_x, training=True)

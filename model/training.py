@@ -40,23 +40,23 @@ def _parsed(records: tf.data.Dataset, tf_transform_output, batch_size: int) -> t
 
 
 def _training_dataset(files, tf_transform_output, settings: TrainerSettings, classes: int) -> tf.data.Dataset:
-    """One batch per update, of model inputs (a text, or a window of one) with the label task's targets."""
+    """One batch per update, of texts (model inputs, or a long text's windows) with the label task's targets."""
     label_task, input_shape = tasks.label_task(settings.task), tasks.input_shape(settings.task)
-    records = _records(files, settings, validation=False).shuffle(_SHUFFLE_BUFFER, seed=settings.seed).repeat()
-    dataset = _parsed(records, tf_transform_output, settings.batch_size).map(
-        lambda x, y: input_shape.training_examples(x, label_task.targets(y, classes)))
     # Accumulation cuts each batch into micro-batches of batch_size.
-    dataset = batch_by_length(dataset, settings.batch_size * settings.gradient_accumulation_steps)
+    batch_size = settings.batch_size * settings.gradient_accumulation_steps
+    records = _records(files, settings, validation=False).shuffle(_SHUFFLE_BUFFER, seed=settings.seed).repeat()
+    dataset = _parsed(records, tf_transform_output, batch_size).map(
+        lambda x, y: input_shape.training_examples(x, label_task.targets(y, classes)))
     # Workers split the batches, not the files: Transform writes few files, fewer than workers at times.
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return dataset.map(lambda x, y: (keras_classifier.trim_padding(x), y),
-                       num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE).with_options(options)
+    return batch_by_length(dataset, batch_size).prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
 def batch_by_length(dataset: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:
-    """Regroups the shuffled examples into batches of similar length. Each batch is then cut to its own
-    longest sequence, so the model computes on little padding (tweets: mean 35 tokens, p95 56)."""
+    """Regroups the shuffled texts into batches of similar length (word pieces, a long text's windows'
+    together). The model cuts each batch to its own longest sequence (keras_classifier.trim_padding), so it
+    computes on little padding (tweets: mean 35 tokens, p95 56)."""
     max_seq_length = dataset.element_spec[0][features.INPUT_IDS].shape[-1]
     boundaries = list(range(16, max_seq_length, 8))
     return dataset.unbatch().bucket_by_sequence_length(
@@ -65,16 +65,16 @@ def batch_by_length(dataset: tf.data.Dataset, batch_size: int) -> tf.data.Datase
         drop_remainder=True)
 
 
-def _count_inputs(files, settings: TrainerSettings) -> int:
-    """Model inputs outside the validation slice: texts, or with long texts the windows of each."""
-    return tasks.input_shape(settings.task).count_inputs(_records(files, settings, validation=False))
+def _count_texts(files, settings: TrainerSettings) -> int:
+    """Texts outside the validation slice (what --epochs counts)."""
+    return int(_records(files, settings, validation=False).reduce(0, lambda n, _: n + 1))
 
 
 def _train_steps(fn_args: tfx.components.FnArgs, settings: TrainerSettings) -> int:
     if fn_args.train_steps:
         return fn_args.train_steps
-    examples_per_update = settings.batch_size * settings.gradient_accumulation_steps
-    return settings.epochs * math.ceil(_count_inputs(fn_args.train_files, settings) / examples_per_update)
+    texts_per_update = settings.batch_size * settings.gradient_accumulation_steps
+    return settings.epochs * math.ceil(_count_texts(fn_args.train_files, settings) / texts_per_update)
 
 
 class _ProgressLog(tf_keras.callbacks.Callback):
@@ -105,7 +105,7 @@ class _ProgressLog(tf_keras.callbacks.Callback):
             done = step / self._total
             bar = "#" * round(20 * done) + "-" * (20 - round(20 * done))
             eta = time.strftime("%H:%M:%S", time.gmtime((self._total - step) / rate))
-            logging.info("Training step %d/%d: loss %.4f [%s] %3.0f%%, %.2f steps/s (%.1f examples/s), ETA %s",
+            logging.info("Training step %d/%d: loss %.4f [%s] %3.0f%%, %.2f steps/s (%.1f texts/s), ETA %s",
                          step, self._total, logs["loss"], bar, 100 * done, rate, rate * self._batch, eta)
 
 
@@ -125,7 +125,8 @@ def compile_for_training(classifier, settings: TrainerSettings, train_steps: int
         num_warmup_steps=int(settings.warmup_fraction * train_steps), weight_decay_rate=settings.weight_decay)
     if dense_embedding_update:
         optimizer.gradient_transformers = [_dense_gradients]
-    trainable = keras_classifier.TrainingModel(classifier, settings.gradient_accumulation_steps)
+    trainable = keras_classifier.TrainingModel(classifier, settings.gradient_accumulation_steps,
+                                               tasks.input_shape(settings.task).training_logits)
     # The logged loss and accuracy as one replica sees them (they are synchronized already): Keras' default
     # sums them over the workers of a MultiWorkerMirroredStrategy, which reports N times the loss.
     trainable.distribute_reduction_method = "first"
@@ -181,7 +182,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     logging.info("Trained %d epoch(s), stopped by %s: exporting epoch %d's weights", len(best_epoch.history),
                  stopped, best["epoch"])
 
-    lora_merge = _merge_adapters(classifier, train_ds) if settings.lora_rank else {}
+    lora_merge = _merge_adapters(trainable, train_ds) if settings.lora_rank else {}
     weights = weights_digest(classifier)
     logging.info("Trained weights: sha256 %s", weights)
     exported = export.ExportModule(classifier, export.TransformGraph(tf_transform_output), class_names,
@@ -219,12 +220,12 @@ def apply_training_options(classifier: tf_keras.Model, settings: TrainerSettings
     return counts
 
 
-def _merge_adapters(classifier: tf_keras.Model, dataset: tf.data.Dataset) -> Dict[str, Any]:
+def _merge_adapters(trainable: keras_classifier.TrainingModel, dataset: tf.data.Dataset) -> Dict[str, Any]:
     """Folds the adapters into the weights, checking on a training batch that the logits did not move."""
     batch = next(iter(dataset))[0]
-    before = classifier(batch, training=False)
-    merged = lora.merge(classifier)
-    difference = float(tf.reduce_max(tf.abs(classifier(batch, training=False) - before)))
+    before = trainable(batch, training=False)
+    merged = lora.merge(trainable.classifier)
+    difference = float(tf.reduce_max(tf.abs(trainable(batch, training=False) - before)))
     logging.info("Merged %d LoRA adapters into their kernels: logits moved by at most %.2e", merged, difference)
     return {"lora_adapters_merged": merged, "lora_merge_max_logit_difference": difference}
 

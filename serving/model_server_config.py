@@ -9,9 +9,9 @@ config that breaks this is refused, keeping the old one.
 So after a push, from the template serving_config/models.config:
 - with the server's address (--serving-server, its REST port), the Pusher waits until the server reports the
   new version AVAILABLE, then labels it `canary`; `stable` stays where it was while that version is loaded;
-- without it, or if the server has not loaded the version in time, the new version is written unlabeled
-  (clients reach it by number), and the labels stay on versions the server already had; `canary` labels
-  the newest version once the server has it, `promote` makes the canary stable.
+- without it, if the server cannot be reached, or if it has not loaded the version in time, the new version
+  is written unlabeled (clients reach it by number), and the labels stay on versions the server already had;
+  `canary` labels the newest version once the server has it, `promote` makes the canary stable.
 A label whose version leaves the loaded window (the policy keeps the newest N) moves to the oldest version
 still in it. The file is replaced atomically, so a polling server never reads half of it.
 
@@ -30,6 +30,7 @@ import uuid
 from typing import Dict, List, Optional, Set
 
 import tensorflow as tf
+from absl import logging
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
@@ -50,21 +51,23 @@ def read(path: str) -> model_server_config_pb2.ModelServerConfig:
         return text_format.Parse(f.read(), model_server_config_pb2.ModelServerConfig())
 
 
-def available_versions(server: str, model_name: str) -> Set[int]:
-    """The versions TF Serving reports AVAILABLE (its REST model status API), or none if it cannot be reached."""
+def available_versions(server: str, model_name: str) -> Optional[Set[int]]:
+    """The versions TF Serving reports AVAILABLE (its REST model status API); None if it cannot be reached (which
+    says nothing of what it has loaded)."""
     try:
         with urllib.request.urlopen(f"{server.rstrip('/')}/v1/models/{model_name}", timeout=5) as response:
             status = json.load(response)
     except (urllib.error.URLError, OSError, ValueError):
-        return set()
+        return None
     return {int(v["version"]) for v in status.get("model_version_status", []) if v.get("state") == "AVAILABLE"}
 
 
-def wait_until_available(server: str, model_name: str, version: int, seconds: float) -> Set[int]:
+def wait_until_available(server: str, model_name: str, version: int, seconds: float) -> Optional[Set[int]]:
+    """The last answer of available_versions, once it holds `version` or when the time is up."""
     deadline = time.monotonic() + seconds
     while True:
         available = available_versions(server, model_name)
-        if version in available or time.monotonic() >= deadline:
+        if (available is not None and version in available) or time.monotonic() >= deadline:
             return available
         time.sleep(1)
 
@@ -141,16 +144,27 @@ def unlabeled_versions(serving_dir: str, config: model_server_config_pb2.ModelSe
 
 def update(serving_dir: str, model_name: str, server: str = "", wait_seconds: float = 0) -> str:
     """Called by the Pusher after a push: rewrites serving_dir/models.config; with the server's address, waits
-    up to wait_seconds for it to load the new version, so that the new version can be the canary."""
+    up to wait_seconds for it to load the new version, so that the new version can be the canary. A server that
+    cannot be reached counts as no server: the labels stay where they are."""
     available = None
     if server:
         newest = layout.versions(os.path.join(serving_dir, model_name))[-1]
         available = wait_until_available(server, model_name, newest, wait_seconds)
+        if available is None:
+            logging.warning("TF Serving at %s cannot be reached (GET /v1/models/%s): the labels stay on the versions "
+                            "they name; version %d is unlabeled until `make canary` once the server has it",
+                            server, model_name, newest)
     return write(serving_dir, render(serving_dir, model_name, available))
 
 
 def _require_available(server: str, model_name: str, version: int) -> None:
-    if server and version not in available_versions(server, model_name):
+    if not server:
+        return
+    available = available_versions(server, model_name)
+    if available is None:
+        raise LabelError(f"the server at {server} cannot be reached (GET /v1/models/{model_name}): start it, or "
+                         "check --server")
+    if version not in available:
         raise LabelError(f"the server at {server} has not loaded version {version} of {model_name} yet: "
                          "try again once GET /v1/models/<name> shows it AVAILABLE")
 

@@ -154,12 +154,14 @@ class InputShape(abc.ABC):
         """Transform: the text columns' batch ([batch] strings each) -> the model inputs it writes."""
 
     def training_examples(self, features: Dict[str, Any], labels: Any):
-        """The Trainer's batch of Transform's examples -> (model inputs, labels), one row per model input."""
+        """The Trainer's batch of Transform's examples -> (model inputs, labels): one row per text, as
+        training_logits reads it."""
         return features, labels
 
-    def count_inputs(self, records) -> int:
-        """The model inputs in a dataset of Transform's serialized examples (what --epochs counts)."""
-        return int(records.reduce(0, lambda n, _: n + 1))
+    def training_logits(self, inputs: Dict[str, Any], logits: Callable[[Dict[str, Any]], Any]):
+        """The Trainer: each text's logits from a batch of training_examples' inputs and the classifier's logits
+        of model inputs, as the export answers the text (text_logits), so that the loss is on the served answer."""
+        return logits(inputs)
 
     def text_logits(self, transformed: Dict[str, Any], logits: Callable[[Dict[str, Any]], Any]):
         """The export: each text's logits, from Transform's output and the classifier's logits of model inputs."""

@@ -1,14 +1,17 @@
-"""Long texts read whole (--long-text chunk): each text as overlapping windows, each window a training example
-with its text's label, a text's answer its windows' logits combined (mean or max) before the softmax or
-sigmoid: serving_default, TFMA, the BlessingGate, predict and make score see one answer per text.
+"""Long texts read whole (--long-text chunk): each text as overlapping windows, a text's answer its windows' logits
+combined (mean or max) before the softmax or sigmoid: serving_default, TFMA, the BlessingGate, predict and make
+score see one answer per text. Training computes its loss on that same combined answer (multiple-instance
+learning), not on each window with its text's label: a text's label may rest on one passage, and its other
+windows would teach noise.
 
 A text of n word pieces takes one window when it fits (n <= max_seq_length - 2); otherwise windows of
 max_seq_length - 2 pieces, each starting step = max_seq_length - 2 - stride pieces after the one before,
 until one reaches the end: the reference tokenizer's return_overflowing_tokens with `stride`.
 
 Transform writes one example per text, its windows' model inputs concatenated (window-major, each
-max_seq_length long) as variable-length features; the Trainer and the exported model cut them back into
-windows (from_per_text) and know which text each window came from.
+max_seq_length long) as variable-length features; the exported model cuts them back into windows (from_per_text)
+and knows which text each window came from; the Trainer's batches hold each text's windows side by side
+([texts, windows, max_seq_length], padded with empty windows).
 """
 from typing import Dict, List, Tuple
 
@@ -34,28 +37,35 @@ class LongText(InputShape):
         return to_per_text(*tokenizer.encode_windows(text, self.settings.max_seq_length, self.settings.chunk_stride))
 
     def training_examples(self, features: Dict, labels):
-        """Each window an example, with its text's label."""
+        """Each text's windows: [texts, the batch's most windows, max_seq_length], padded with empty windows."""
         import tensorflow as tf
 
-        windows_of_texts, text = from_per_text(features, self.settings.max_seq_length)
-        return windows_of_texts, tf.gather(labels, text)
+        return {name: tf.reshape(tf.sparse.to_dense(features[name]),
+                                 [tf.shape(features[name], out_type=tf.int64)[0], -1, self.settings.max_seq_length])
+                for name in MODEL_INPUTS}, labels
 
-    def count_inputs(self, records) -> int:
+    def training_logits(self, inputs: Dict, logits):
         import tensorflow as tf
 
-        spec = {ATTENTION_MASK: tf.io.VarLenFeature(tf.int64)}
-        per_text = records.map(lambda r: tf.size(tf.io.parse_single_example(r, spec)[ATTENTION_MASK].values,
-                                                 out_type=tf.int64) // self.settings.max_seq_length)
-        return int(per_text.reduce(tf.constant(0, tf.int64), lambda n, windows_of_text: n + windows_of_text))
+        size = self.settings.max_seq_length
+        windows = {name: tf.reshape(inputs[name], [-1, size]) for name in MODEL_INPUTS}
+        real = windows[ATTENTION_MASK][:, 0] > 0  # every window attends to its [CLS]; padding to nothing
+        texts, per_text = tf.shape(inputs[INPUT_IDS])[0], tf.shape(inputs[INPUT_IDS])[1]
+        text = tf.boolean_mask(tf.repeat(tf.range(texts), per_text), real)
+        return self._combine(logits({name: tf.boolean_mask(w, real) for name, w in windows.items()}), text, texts)
 
     def text_logits(self, transformed: Dict, logits):
+        windows_of_texts, text = from_per_text(transformed, self.settings.max_seq_length)
+        return self._combine(logits(windows_of_texts), text, transformed[INPUT_IDS].dense_shape[0])
+
+    def _combine(self, window_logits, text, texts):
+        """Each text's logits from its windows' (--window-aggregation). Every text has at least one window (an empty
+        text: [CLS] [SEP]), so no segment is empty."""
         import tensorflow as tf
 
-        windows_of_texts, text = from_per_text(transformed, self.settings.max_seq_length)
         combine = (tf.math.unsorted_segment_max if self.settings.window_aggregation == "max"
                    else tf.math.unsorted_segment_mean)
-        # Every text has at least one window (an empty text: [CLS] [SEP]), so no segment is empty.
-        return combine(logits(windows_of_texts), text, transformed[INPUT_IDS].dense_shape[0])
+        return combine(window_logits, text, texts)
 
     def length_columns(self, lengths) -> List[Dict]:
         import tensorflow as tf

@@ -1,7 +1,7 @@
 """Long documents read whole (--long-text chunk), on the shared long-document run (tests/shared_runs.py; its
 data, made from the corpus: tests/long_document_data.py): the graph cuts a text into the windows the
-checkpoint's tokenizer makes with return_overflowing_tokens; training labels each window with its text's
-label; the pushed model's serving_default keeps its contract and reads the end of a text; the report
+checkpoint's tokenizer makes with return_overflowing_tokens; training's loss is on each text's combined answer,
+as served; the pushed model's serving_default keeps its contract and reads the end of a text; the report
 counts windows per text; settings no window can honour are refused before anything runs."""
 import glob
 import os
@@ -46,35 +46,71 @@ def test_windows_are_the_reference_tokenizers_overflowing_windows(wordpiece_spec
         counts.numpy().tolist())
 
 
-def test_training_labels_each_window_with_its_texts_label():
-    rows = [[1, 2, 3, 4, 5, 6], [7, 8, 9], [10, 11, 12, 13, 14, 15, 16, 17, 18]]  # windows of 3: 2, 1, 3
-    per_text = {name: tf.RaggedTensor.from_row_lengths(
-        tf.constant(sum(rows, []), tf.int64) * (i + 1), [len(r) for r in rows]).to_sparse()
-        for i, name in enumerate(features.MODEL_INPUTS)}
+def _per_text(rows, token_type_factor=1):
+    """Transform's per-text output for texts whose windows' concatenated input ids are `rows`: the attention
+    mask 1 where the id is not 0, the token types the ids times token_type_factor."""
+    ids = tf.RaggedTensor.from_row_lengths(tf.constant(sum(rows, []), tf.int64), [len(r) for r in rows])
+    values = {features.INPUT_IDS: ids, features.ATTENTION_MASK: tf.cast(ids > 0, tf.int64)}
+    values[features.TOKEN_TYPE_IDS] = ids * token_type_factor
+    return {name: values[name].to_sparse() for name in features.MODEL_INPUTS}
+
+
+def _first_id_logits(inputs):
+    """Each window's logits: its first input id, and minus that."""
+    first = tf.cast(inputs[features.INPUT_IDS][:, 0], tf.float32)
+    return tf.stack([first, -first], axis=1)
+
+
+ROWS = [[1, 2, 3, 4, 5, 6], [7, 8, 9], [10, 11, 12, 13, 14, 15, 16, 17, 18]]  # windows of 3: 2, 1, 3
+
+
+def test_training_batches_hold_each_texts_windows_with_its_one_label():
     shape = windows.LongText(TaskSettings(inputs="long_text", max_seq_length=3))
-    x, y = shape.training_examples(per_text, tf.constant([0, 2, 1], tf.int64))
-    assert y.numpy().tolist() == [0, 0, 2, 1, 1, 1]
-    assert x[features.INPUT_IDS].numpy().tolist() == [[1, 2, 3], [4, 5, 6], [7, 8, 9], [10, 11, 12], [13, 14, 15],
-                                                      [16, 17, 18]]
-    assert x[features.TOKEN_TYPE_IDS].numpy()[-1].tolist() == [48, 51, 54]
+    x, y = shape.training_examples(_per_text(ROWS, token_type_factor=3), tf.constant([0, 2, 1], tf.int64))
+    assert y.numpy().tolist() == [0, 2, 1]
+    assert x[features.INPUT_IDS].numpy().tolist() == [[[1, 2, 3], [4, 5, 6], [0, 0, 0]],
+                                                      [[7, 8, 9], [0, 0, 0], [0, 0, 0]],
+                                                      [[10, 11, 12], [13, 14, 15], [16, 17, 18]]]
+    assert x[features.TOKEN_TYPE_IDS].numpy()[2, 2].tolist() == [48, 51, 54]
+
+
+@pytest.mark.parametrize("aggregation", ["mean", "max"])
+def test_the_training_loss_is_on_each_texts_answer_as_served(aggregation):
+    """Multiple-instance learning: training's logits are one row per text, its windows' combined as the export
+    combines them (padding windows left out), not one row per window."""
+    shape = windows.LongText(TaskSettings(inputs="long_text", max_seq_length=3, window_aggregation=aggregation))
+    per_text = _per_text(ROWS)
+    x, _ = shape.training_examples(per_text, tf.constant([0, 1, 1], tf.int64))
+    trained = shape.training_logits(x, _first_id_logits).numpy()
+    assert trained.shape == (3, 2)
+    np.testing.assert_array_equal(trained, shape.text_logits(per_text, _first_id_logits).numpy())
+
+
+def test_the_trainers_model_answers_long_texts_as_the_export_does(tmp_path):
+    """The Trainer's Keras model (the loss's input) on a batch of long texts: the classifier's logits of each
+    text's windows, combined, equal to the export's text_logits (a tiny BERT, windows of 6)."""
+    from model import keras_classifier
+
+    from tiny_bert import random_inputs, tiny_checkpoint
+
+    classifier = keras_classifier.load_classifier(tiny_checkpoint(tmp_path), 2)
+    inputs = random_inputs(6, length=6, seed=1)  # 6 windows: texts of 3, 1 and 2 of them
+    per_text = {name: tf.RaggedTensor.from_row_lengths(tf.reshape(tf.constant(values), [-1]), [18, 6, 12]).to_sparse()
+                for name, values in inputs.items()}
+    shape = windows.LongText(TaskSettings(inputs="long_text", max_seq_length=6))
+    trainable = keras_classifier.TrainingModel(classifier, 1, shape.training_logits)
+    x, _ = shape.training_examples(per_text, tf.constant([0, 1, 1]))
+    served = shape.text_logits(per_text, lambda w: classifier(keras_classifier.trim_padding(w), training=False))
+    np.testing.assert_allclose(trainable(x, training=False).numpy(), served.numpy(), atol=1e-6)
 
 
 @pytest.mark.parametrize("aggregation, expected", [("mean", [[2.5, -2.5], [7, -7], [13, -13]]),
                                                     ("max", [[4, -1], [7, -7], [16, -10]])])
 def test_a_texts_answer_combines_its_own_windows_logits(aggregation, expected):
-    """Three texts of 2, 1 and 3 windows, each window's logits (its first input id, and minus that): the export
+    """Three texts of 2, 1 and 3 windows, each window's logits its first input id and minus that: the export
     combines a text's own windows' logits by --window-aggregation."""
-    rows = [[1, 2, 3, 4, 5, 6], [7, 8, 9], [10, 11, 12, 13, 14, 15, 16, 17, 18]]  # windows of 3: 2, 1, 3
-    per_text = {name: tf.RaggedTensor.from_row_lengths(tf.constant(sum(rows, []), tf.int64),
-                                                       [len(r) for r in rows]).to_sparse()
-                for name in features.MODEL_INPUTS}
     shape = windows.LongText(TaskSettings(inputs="long_text", max_seq_length=3, window_aggregation=aggregation))
-
-    def logits(inputs):
-        first = tf.cast(inputs[features.INPUT_IDS][:, 0], tf.float32)
-        return tf.stack([first, -first], axis=1)
-
-    np.testing.assert_array_equal(shape.text_logits(per_text, logits).numpy(), expected)
+    np.testing.assert_array_equal(shape.text_logits(_per_text(ROWS), _first_id_logits).numpy(), expected)
 
 
 @pytest.fixture(scope="module")

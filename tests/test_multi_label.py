@@ -14,7 +14,6 @@ import pytest
 import tensorflow as tf
 import tensorflow_data_validation as tfdv
 import tensorflow_text  # noqa: F401 (registers the tokenizer's ops, which loading the model needs)
-from multi_label_data import LABELS, QUESTION, SEPARATOR, labels_of
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
 from contracts import layout, names
@@ -23,6 +22,7 @@ from pipeline import configs
 from reports import run_facts, run_outputs, run_report
 from tasks import multi_label
 
+from multi_label_data import LABELS, QUESTION, SEPARATOR, labels_of
 from pipeline_runs import run_artifacts, run_name, run_refused, summary
 
 

@@ -5,8 +5,10 @@ ports, flags, and that what one service points at is what another serves.
 """
 import http.server
 import json
+import logging
 import os
 import re
+import socket
 import threading
 
 import pytest
@@ -223,6 +225,24 @@ def test_with_a_server_labels_move_only_to_versions_it_reports_available(tmp_pat
     assert labels(push(tmp_path, "reviews", 300, url, wait_seconds=30))[0] == {"stable": 200, "canary": 300}
     assert model_server_config.main(["promote", "--serving-dir", str(tmp_path), "--server", url]) == 0
     assert labels(path)[0] == {"stable": 300, "canary": 300}
+
+
+def test_a_server_that_cannot_be_reached_leaves_the_labels_where_they_are(tmp_path, capsys, caplog):
+    """Unreachable is not "has loaded nothing": the labels stay on the versions they name, the new version waits
+    unlabeled, and the label commands refuse with one line."""
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    path = push(tmp_path, "reviews", 100, url)
+    assert labels(path)[0] == {"stable": 100, "canary": 100}  # new labels, as without a server
+    with caplog.at_level(logging.WARNING):
+        assert labels(push(tmp_path, "reviews", 200, url, wait_seconds=1))[0] == {"stable": 100, "canary": 100}
+    assert unlabeled(tmp_path, path) == [200]
+    assert any(f"TF Serving at {url} cannot be reached" in r.getMessage() for r in caplog.records)
+    assert model_server_config.main(["canary", "--serving-dir", str(tmp_path), "--server", url]) == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert f"the server at {url} cannot be reached" in line
+    assert labels(path)[0] == {"stable": 100, "canary": 100}
 
 
 def test_the_serving_benchmark_ran_with_the_threads_and_batching_the_compose_file_gives_tf_serving():
