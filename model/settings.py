@@ -44,6 +44,11 @@ class TrainerSettings:
     warm_start_root: str  # "" = no warm start
     code_version: str  # a hash of the training code: editing it invalidates the Trainer's cache
 
+    @property
+    def texts_per_update(self) -> int:
+        """One optimizer update reads this many texts (accumulation cuts them into micro-batches of batch_size)."""
+        return self.batch_size * self.gradient_accumulation_steps
+
     def to_custom_config(self) -> Dict[str, Any]:
         return typed_settings.to_dict(self)
 

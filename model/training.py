@@ -42,8 +42,7 @@ def _parsed(records: tf.data.Dataset, tf_transform_output, batch_size: int) -> t
 def _training_dataset(files, tf_transform_output, settings: TrainerSettings, classes: int) -> tf.data.Dataset:
     """One batch per update, of texts (model inputs, or a long text's windows) with the label task's targets."""
     label_task, input_shape = tasks.label_task(settings.task), tasks.input_shape(settings.task)
-    # Accumulation cuts each batch into micro-batches of batch_size.
-    batch_size = settings.batch_size * settings.gradient_accumulation_steps
+    batch_size = settings.texts_per_update
     records = _records(files, settings, validation=False).shuffle(_SHUFFLE_BUFFER, seed=settings.seed).repeat()
     dataset = _parsed(records, tf_transform_output, batch_size).map(
         lambda x, y: input_shape.training_examples(x, label_task.targets(y, classes)))
@@ -73,8 +72,7 @@ def _count_texts(files, settings: TrainerSettings) -> int:
 def _train_steps(fn_args: tfx.components.FnArgs, settings: TrainerSettings) -> int:
     if fn_args.train_steps:
         return fn_args.train_steps
-    texts_per_update = settings.batch_size * settings.gradient_accumulation_steps
-    return settings.epochs * math.ceil(_count_texts(fn_args.train_files, settings) / texts_per_update)
+    return settings.epochs * math.ceil(_count_texts(fn_args.train_files, settings) / settings.texts_per_update)
 
 
 class _ProgressLog(tf_keras.callbacks.Callback):

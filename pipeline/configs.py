@@ -102,12 +102,12 @@ class PipelineConfig:
     max_seq_length: int = knob(64, "word pieces per text (per window with --long-text chunk), [CLS] and [SEP] "
                                "included; at most the checkpoint's max_position_embeddings")
     # Long documents (preprocessing/windows.py): cut at max_seq_length, or read whole as overlapping windows
-    # (the reference tokenizer's return_overflowing_tokens), each window a training example with its text's
-    # label; serving and evaluation combine a text's windows' logits.
+    # (the reference tokenizer's return_overflowing_tokens); training, evaluation and serving all answer a text by
+    # combining its windows' logits (tasks/long_text.py). `max` was chosen on the validation slice (README).
     long_text: str = knob("truncate", "texts longer than --max-seq-length: truncate (read the first word pieces) "
                           "or chunk (overlapping windows: every word piece is read)", ("truncate", "chunk"))
     chunk_stride: int = knob(16, "with --long-text chunk: word pieces each window shares with the one before")
-    window_aggregation: str = knob("mean", "with --long-text chunk: how a text's windows' logits make its answer",
+    window_aggregation: str = knob("max", "with --long-text chunk: how a text's windows' logits make its answer",
                                    AGGREGATIONS)
     batch_size: int = knob(16, "the global batch, across all replicas")
     # Training runs epochs until the validation slice (a share of the training split: never the eval split,

@@ -30,7 +30,7 @@ class TaskSettings:
     label_separator: str = ""  # multi_label: what joins a cell's labels (and the served answer's)
     max_seq_length: int = 64  # word pieces per model input ([CLS] and [SEP] included)
     chunk_stride: int = 16  # long_text: word pieces each window shares with the one before
-    window_aggregation: str = "mean"  # long_text: how a text's windows' logits make its answer
+    window_aggregation: str = "max"  # long_text: how a text's windows' logits make its answer
 
     @property
     def columns(self) -> TextColumns:

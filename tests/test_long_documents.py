@@ -133,7 +133,7 @@ def eval_documents(long_document_run):
 def test_the_long_document_model_learned_its_task_and_was_blessed_at_the_default_gates(long_document_run):
     lines = summary(long_document_run[1].stdout)
     assert lines["blessed"] == "yes", lines.get("blessing")
-    assert float(lines["eval accuracy"]) >= 0.75, lines.get("blessing")  # measured: 0.84 on 85 documents
+    assert float(lines["eval accuracy"]) >= 0.75, lines.get("blessing")  # measured: 0.906 on 85 documents
 
 
 def test_the_served_graph_cuts_documents_into_the_reference_windows(model, eval_documents, reference_tokenizer):
@@ -152,7 +152,7 @@ def test_the_served_graph_cuts_documents_into_the_reference_windows(model, eval_
 
 def _last_window_variant(reference_tokenizer, text):
     """The text with its last word changed, so that only its last window differs, or None."""
-    variant = text.rsplit(" ", 1)[0] + " awful awful awful"
+    variant = text.rsplit(" ", 1)[0] + " awful" * 6
     before, after = (_reference_windows(reference_tokenizer, [t], MAX_SEQ_LENGTH, CHUNK_STRIDE)["input_ids"]
                      for t in (text, variant))
     if len(before) < 3 or len(before) != len(after) or before[:-1] != after[:-1] or before[-1] == after[-1]:
@@ -161,17 +161,23 @@ def _last_window_variant(reference_tokenizer, text):
 
 
 def test_the_answer_reads_the_end_of_a_long_document(model, eval_documents, reference_tokenizer):
-    pairs = [(text, variant) for text in eval_documents
+    """Documents answered positive whose last word turns to "awful awful ...", only their last window changed:
+    most answers move. Under --window-aggregation max (the default) a window moves the answer only where it holds
+    a class's highest logit, hence the negative ending on positive documents and "most", not "all" (measured: 15
+    of 20 move); a graph that read the first window only would move none."""
+    serve = model.signatures[names.SERVING_DEFAULT]
+    answered = serve(text=tf.constant(eval_documents))[names.LABEL].numpy()
+    positive = [text for text, label in zip(eval_documents, answered) if label == b"positive"]
+    pairs = [(text, variant) for text in positive
              if (variant := _last_window_variant(reference_tokenizer, text)) is not None][:20]
     assert len(pairs) >= 10
-    serve = model.signatures[names.SERVING_DEFAULT]
     before = serve(text=tf.constant([text for text, _ in pairs]))
     after = serve(text=tf.constant([variant for _, variant in pairs]))
     assert set(before) == {names.PROBABILITIES, names.LABEL, names.CLASS_ID}
     assert before[names.PROBABILITIES].shape == (len(pairs), 2)
     np.testing.assert_allclose(before[names.PROBABILITIES].numpy().sum(axis=1), 1.0, atol=1e-5)
     moved = np.abs(before[names.PROBABILITIES].numpy() - after[names.PROBABILITIES].numpy()).max(axis=1)
-    assert (moved > 1e-4).all(), moved
+    assert np.mean(moved > 1e-4) >= 0.5, moved
     # One text at a time answers what the batch answered: a text's windows are combined with its own only.
     alone = serve(text=tf.constant([pairs[3][0]]))[names.PROBABILITIES].numpy()[0]
     np.testing.assert_allclose(alone, before[names.PROBABILITIES].numpy()[3], atol=1e-5)
@@ -193,7 +199,7 @@ def test_the_report_counts_windows_per_text_and_the_card_says_so(long_document_r
     assert f"windows of {MAX_SEQ_LENGTH} per text" in report
     card = open(os.path.join(summary(result.stdout)["pushed"], "model_card.md"), encoding="utf-8").read()
     assert (f"texts longer than {MAX_SEQ_LENGTH} word pieces ([CLS] and [SEP] included) are read whole, in "
-            "overlapping windows of that length, whose logits are combined by their mean") in card
+            "overlapping windows of that length, whose logits are combined by their max") in card
 
 
 def test_settings_no_window_can_honour_are_refused_before_anything_runs(tmp_path, capsys, checkpoint_dir):
