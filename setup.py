@@ -10,6 +10,7 @@ setuptools.setup(
     version="0.1.0",
     description="TFX pipeline that fine-tunes a BERT-family checkpoint for text classification and pushes it "
                 "to TensorFlow Serving",
+    license="Apache-2.0",
     python_requires=">=3.10,<3.11",
     packages=setuptools.find_packages(
         include=["contracts", "tasks", "preprocessing", "model", "serving", "reports", "components", "pipeline"]),

@@ -50,34 +50,47 @@ def profile(classify, texts, warmup: int, logdir: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", required=True)
-    parser.add_argument("--texts", required=True, help="JSON file: {'single': [...], 'batches': [[...], ...]}")
+    parser.add_argument("--texts", help="JSON file: {'single': [...], 'batches': [[...], ...]}")
     parser.add_argument("--intra", type=int, required=True, help="intra-op threads")
     parser.add_argument("--inter", type=int, required=True, help="inter-op threads")
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--load-seconds", type=float, default=0, help="> 0: also the concurrent-load run")
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--mixed-precision", choices=("", "bfloat16"), default="",
+                        help="bfloat16: grappler's oneDNN bfloat16 rewrite, what TF Serving's "
+                        "--mixed_precision=bfloat16 turns on")
+    parser.add_argument("--answer", help="instead of timing: a JSON list of texts, whose labels are printed")
     parser.add_argument("--profile-dir", help="instead of timing: TensorBoard profiles of 20 single texts and 5 "
                         "batches, in <dir>/serving_batch1 and <dir>/serving_batch<size>")
     args = parser.parse_args()
     tf.config.threading.set_intra_op_parallelism_threads(args.intra)
     tf.config.threading.set_inter_op_parallelism_threads(args.inter)
-    texts = json.load(open(args.texts))
+    if args.mixed_precision:
+        tf.config.optimizer.set_experimental_options({"auto_mixed_precision_onednn_bfloat16": True})
     classifier = predict.Classifier(args.model)  # holds the model: its signature needs it alive
     signature = classifier.signature
 
     def classify(batch):
         return signature(text=tf.constant(batch))["probabilities"].numpy()
 
-    if args.profile_dir:
-        profile(classify, texts, args.warmup, args.profile_dir)
+    if args.answer:
+        texts = json.load(open(args.answer))
+        labels = [label.decode("utf-8") for start in range(0, len(texts), 64)
+                  for label in signature(text=tf.constant(texts[start:start + 64]))["label"].numpy()]
+        print(json.dumps(labels))
         return
+    if args.profile_dir:
+        profile(classify, json.load(open(args.texts)), args.warmup, args.profile_dir)
+        return
+    texts = json.load(open(args.texts))
     result = timing.time_classifier(classify, texts, args.warmup)
     if args.load_seconds:
         served = batched(signature)
         run = lambda batch: served(tf.constant(batch)).numpy()  # noqa: E731
         timing.time_concurrent(run, texts["single"], args.clients, 1.0)  # warm-up
         result["load"] = timing.time_concurrent(run, texts["single"], args.clients, args.load_seconds)
-    print(json.dumps({**result, "versions": f"tensorflow {tf.__version__}"}))
+    precision = " with TF Serving's --mixed_precision=bfloat16 rewrite" if args.mixed_precision else ""
+    print(json.dumps({**result, "versions": f"tensorflow {tf.__version__}{precision}"}))
 
 
 if __name__ == "__main__":

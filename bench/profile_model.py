@@ -2,7 +2,7 @@
 batch 32, with the thread settings TF Serving gets from serving_config/, and of the Trainer's training step
 (length buckets, AdamW), each after its warm-up. Written as the profile sessions serving_batch1,
 serving_batch32 and training_step of <outputs>/tensorboard, the log directory `make tensorboard` serves
-(Profile tab; README, "Profiling").
+(Profile tab; docs/benchmarks.md, "Profiling").
 """
 import argparse
 import json

@@ -1,17 +1,18 @@
-"""`make bench-serving`: serving speed of the pushed model, tokenization included, beside the PyTorch peer.
+"""`make bench-serving`: serving speed of the pushed model, tokenization included, beside its peers.
 
-Both sides classify the same real corpus texts. Ours is the SavedModel's serving_default, the graph TF
-Serving runs (bench/ours_serving.py); the peer is BertTokenizerFast + the transformers model + softmax in
-PyTorch (bench/peer_serving.py, after `make peer`). Each side runs at 1 and 2 CPU threads, ours also at
-the threads serving_config/docker-compose.yml gives TF Serving; every setting is a process of its own, the
-settings run in turn for --rounds rounds, a setting's figure is its median over the rounds, and a side's
-figure for a metric is its best setting's (both shown).
+Every side classifies the same real corpus texts. Ours is the SavedModel's serving_default, the graph TF
+Serving runs (bench/ours_serving.py); the peers (bench/peer_serving.py, after `make peer`) are
+BertTokenizerFast + the transformers model + softmax in PyTorch, and the same model exported to ONNX and run
+by ONNX Runtime in float32 and with int8 dynamic quantization. Each side runs at 1 and 2 CPU threads, ours
+also at the threads serving_config/docker-compose.yml gives TF Serving; every setting is a process of its
+own, the settings run in turn for --rounds rounds, a setting's figure is its median over the rounds, and a
+side's figure for a metric is its best setting's (both shown).
 
 - batch-1 latency p50 / p99 over --requests single texts, sent one after another;
 - batch-32 throughput over --batches batches of --batch-size texts;
 - concurrent load: --clients clients each sending single texts for --load-seconds. Ours at the serving
   config's threads, behind TensorFlow's batch scheduler with serving_config/batching_parameters.txt (what
-  TF Serving's --enable_batching runs); the peer with --clients worker threads at each thread setting.
+  TF Serving's --enable_batching runs); each peer with --clients worker threads at each thread setting.
 
 Prints one table and writes it into bench/RESULTS.md with the machine and commit (--no-write: print only).
 """
@@ -33,14 +34,24 @@ from serving import server_settings
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH_DIR)
 import model_benchmark
+import precision_accuracy
 
 import timing
 
 PEER_PYTHON = os.path.join(configs.PROJECT_DIR, ".venv-peer", "bin", "python")
 COMMAND = "make bench-serving"
-# The issue's goals, ours / peer: (metric, bound, "<=" or ">=").
-GOALS = {"p50": (0.8, "<="), "p99": (1.0, "<="), "throughput": (1.5, ">="), "load_throughput": (1.2, ">="),
-         "load_p99": (1.0, "<=")}
+OURS, OURS_BF16 = "ours", "ours, bfloat16"
+# The peers: their name in the tables and peer_serving.py's --runtime.
+PEERS = {"PyTorch + transformers": "torch", "ONNX Runtime fp32": "onnxruntime", "ONNX Runtime int8": "onnxruntime-int8"}
+# What is compared, with the goals of the first over the second, {metric: (bound, "<=" or ">=")}: our float32
+# model against float32 peers; the opt-in reduced precision (TF Serving's --mixed_precision=bfloat16) against
+# ONNX Runtime's int8.
+COMPARISONS = [
+    (OURS, "PyTorch + transformers", {"p50": (0.8, "<="), "p99": (1.0, "<="), "throughput": (1.5, ">="),
+                                      "load_throughput": (1.2, ">="), "load_p99": (1.0, "<=")}),
+    (OURS, "ONNX Runtime fp32", {"p50": (1.0, "<="), "p99": (1.0, "<="), "throughput": (1.0, ">=")}),
+    (OURS_BF16, "ONNX Runtime int8", {"p50": (1.0, "<="), "throughput": (1.0, ">=")}),
+]
 LOWER_IS_BETTER = {"p50", "p99", "load_p99"}
 
 
@@ -54,16 +65,19 @@ def sample_texts(count: int, batches: int, batch_size: int, seed: int) -> Dict[s
 def settings(peer: bool) -> List[Tuple[str, str, List[str], bool]]:
     """(side, setting name, script arguments, with the load run) in the order each round runs them."""
     intra, inter = server_settings.thread_settings()
-    ours = {(1, 1), (2, 2), (intra, inter)}
-    rows = [("ours", f"intra {a}, inter {b}" + (" (serving config)" if (a, b) == (intra, inter) else ""),
-             ["--intra", str(a), "--inter", str(b)], (a, b) == (intra, inter)) for a, b in sorted(ours)]
+    rows = []
+    for side, precision in ((OURS, []), (OURS_BF16, ["--mixed-precision", "bfloat16"])):
+        rows += [(side, f"intra {a}, inter {b}" + (" (serving config)" if (a, b) == (intra, inter) else ""),
+                  ["--intra", str(a), "--inter", str(b), *precision], (a, b) == (intra, inter))
+                 for a, b in sorted({(1, 1), (2, 2), (intra, inter)})]
     if peer:
-        rows += [("peer", f"{n} thread{'s' if n > 1 else ''}", ["--threads", str(n)], True) for n in (1, 2)]
+        rows += [(name, f"{n} thread{'s' if n > 1 else ''}", ["--runtime", runtime, "--threads", str(n)], True)
+                 for name, runtime in PEERS.items() for n in (1, 2)]
     return rows
 
 
 def measure(side: str, args: List[str], common: List[str], load: List[str]) -> Dict:
-    python, script = ((sys.executable, "ours_serving.py") if side == "ours" else (PEER_PYTHON, "peer_serving.py"))
+    python, script = ((PEER_PYTHON, "peer_serving.py") if side in PEERS else (sys.executable, "ours_serving.py"))
     result = subprocess.run([python, os.path.join(BENCH_DIR, script), *args, *common, *load],
                             capture_output=True, text=True, cwd=configs.PROJECT_DIR)
     if result.returncode:
@@ -95,34 +109,35 @@ def best(figures: Dict[str, Dict[str, float]], metric: str) -> Tuple[Optional[st
     return name, candidates[name]
 
 
-def goal_cell(metric: str, ratio: float) -> str:
-    bound, sense = GOALS[metric]
+def goal_cell(goals: Dict[str, Tuple[float, str]], metric: str, ratio: float) -> str:
+    if metric not in goals:
+        return "-"
+    bound, sense = goals[metric]
     met = ratio <= bound if sense == "<=" else ratio >= bound
     return f"{sense} {bound}x: {'met' if met else '**not met**'}"
 
 
 def table(figures: Dict[str, Dict[str, Dict[str, float]]], batch_size: int, clients: int) -> List[str]:
-    rows = [("batch-1 latency p50 (ms)", "p50", "{:.1f}"), ("batch-1 latency p99 (ms)", "p99", "{:.1f}"),
-            (f"batch-{batch_size} throughput (texts/s)", "throughput", "{:.1f}"),
-            (f"{clients} concurrent clients: throughput (texts/s)", "load_throughput", "{:.1f}")]
-    lines = ["| metric | this pipeline (TF SavedModel), best setting | PyTorch + transformers, best setting "
-             "| ours / peer | goal |", "|---|---|---|---|---|"]
-    ours, peer = figures["ours"], figures.get("peer", {})
-    for label, metric, fmt in rows:
-        ours_name, ours_value = best(ours, metric)
-        peer_name, peer_value = best(peer, metric)
-        if peer_value is None:
-            lines.append(f"| {label} | {fmt.format(ours_value)} ({ours_name}) | skipped (no `make peer`) | - | - |")
+    """Per comparison, each metric at each side's best setting and their ratio against the goal; then every
+    setting of every side."""
+    rows = [("batch-1 latency p50 (ms)", "p50"), ("batch-1 latency p99 (ms)", "p99"),
+            (f"batch-{batch_size} throughput (texts/s)", "throughput"),
+            (f"{clients} concurrent clients: throughput (texts/s)", "load_throughput"),
+            (f"{clients} concurrent clients: p99 latency (ms)", "load_p99")]
+    lines = []
+    for ours, peer, goals in COMPARISONS:
+        if peer not in figures:
+            lines += [f"{peer}: skipped (no `make peer`)", ""]
             continue
-        ratio = ours_value / peer_value
-        lines.append(f"| {label} | {fmt.format(ours_value)} ({ours_name}) | {fmt.format(peer_value)} ({peer_name}) "
-                     f"| {ratio:.2f}x | {goal_cell(metric, ratio)} |")
-        if metric == "load_throughput":  # the p99 at each side's highest-throughput setting
-            ours_p99, peer_p99 = ours[ours_name]["load_p99"], peer[peer_name]["load_p99"]
-            ratio = ours_p99 / peer_p99
-            lines.append(f"| {clients} concurrent clients: p99 latency (ms), at those settings | {ours_p99:.1f} | "
-                         f"{peer_p99:.1f} | {ratio:.2f}x | {goal_cell('load_p99', ratio)} |")
-    lines += ["", "| side | threads | batch-1 p50 (ms) | batch-1 p99 (ms) | batch-32 texts/s | under load: texts/s "
+        lines += [f"| metric | {ours} | {peer} | {ours} / {peer} | goal |", "|---|---|---|---|---|"]
+        for label, metric in rows:
+            (ours_name, ours_value), (peer_name, peer_value) = best(figures[ours], metric), best(figures[peer], metric)
+            if ours_value is not None and peer_value is not None:
+                ratio = ours_value / peer_value
+                lines.append(f"| {label} | {ours_value:.1f} ({ours_name}) | {peer_value:.1f} ({peer_name}) | "
+                             f"{ratio:.2f}x | {goal_cell(goals, metric, ratio)} |")
+        lines.append("")
+    lines += ["| side | threads | batch-1 p50 (ms) | batch-1 p99 (ms) | batch-32 texts/s | under load: texts/s "
               "| under load: p99 (ms) |", "|---|---|---|---|---|---|---|"]
     for side, by_setting in figures.items():
         for name, f in by_setting.items():
@@ -151,10 +166,11 @@ def main(argv=None) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
         json.dump(texts, f)
         f.flush()
-        common = {"ours": ["--model", model_dir, "--texts", f.name, "--warmup", str(args.warmup)],
-                  "peer": ["--checkpoint", args.checkpoint or defaults.default_checkpoint_dir(), "--texts", f.name,
-                           "--warmup", str(args.warmup), "--num-classes", str(num_classes),
-                           "--max-seq-length", str(configs.PipelineConfig.max_seq_length)]}
+        peer_common = ["--checkpoint", args.checkpoint or defaults.default_checkpoint_dir(), "--texts", f.name,
+                       "--warmup", str(args.warmup), "--num-classes", str(num_classes),
+                       "--max-seq-length", str(configs.PipelineConfig.max_seq_length)]
+        ours_common = ["--model", model_dir, "--texts", f.name, "--warmup", str(args.warmup)]
+        common = {OURS: ours_common, OURS_BF16: ours_common, **dict.fromkeys(PEERS, peer_common)}
         load = ["--load-seconds", str(args.load_seconds), "--clients", str(args.clients)]
         measured: Dict[Tuple[str, str], List[Dict]] = {}
         versions = {}
@@ -169,15 +185,18 @@ def main(argv=None) -> None:
     intra, inter = server_settings.thread_settings()
     batching = server_settings.batching_parameters()
     lines = [f"machine: {timing.machine()}",
-             f"ours: {versions['ours']}, {os.path.relpath(model_dir, configs.PROJECT_DIR)}; "
-             f"peer: {versions.get('peer', 'not installed (make peer)')}",
+             f"ours: {versions[OURS]}, {os.path.relpath(model_dir, configs.PROJECT_DIR)}; "
+             "peers: " + (", ".join(versions[p] for p in PEERS if p in versions) or "not installed (make peer)"),
              f"serving config: intra-op {intra}, inter-op {inter} threads; batching: max_batch_size "
              f"{batching.max_batch_size.value}, batch_timeout_micros {batching.batch_timeout_micros.value}, "
              f"num_batch_threads {batching.num_batch_threads.value}",
              f"{args.requests} single-text requests after {args.warmup} warm-up; {args.batches} batches of "
              f"{args.batch_size}; {args.clients} clients for {args.load_seconds:.0f} s; texts sampled from the "
              f"corpus (seed {args.seed}); medians of {args.rounds} rounds",
-             *table(figures, args.batch_size, args.clients)]
+             *table(figures, args.batch_size, args.clients), "",
+             "What the reduced precision changes (the eval split of the run that pushed the model, held-out rows):",
+             *precision_accuracy.table(model_dir, os.path.dirname(os.path.dirname(os.path.dirname(model_dir))),
+                                       {"bfloat16": ["--mixed-precision", "bfloat16"]}, args.seed)]
     model_benchmark.publish(COMMAND, lines, args)
 
 

@@ -17,7 +17,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # google-api-core warns once per package at import that Python 3.10 gets no further updates: known, and
-# TFX 1.16 needs 3.10 (README). Only that warning, only from google's packages.
+# TFX 1.16 needs 3.10 (README, "Requirements and the lock"). Only that warning, only from google's packages.
 warnings.filterwarnings("ignore", message="You are using a non-supported Python version", category=FutureWarning)
 # google-cloud-aiplatform warns at import that google-cloud-storage < 3 will lose support: TFX 1.16 pins it.
 warnings.filterwarnings("ignore", message="Support for google-cloud-storage < 3.0.0", category=FutureWarning)

@@ -5,8 +5,9 @@ import math
 import os
 import tempfile
 import time
-from typing import Any, Dict
+from typing import Any, Dict, List, Optional, Sequence
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras
@@ -69,6 +70,20 @@ def _count_texts(files, settings: TrainerSettings) -> int:
     return int(_records(files, settings, validation=False).reduce(0, lambda n, _: n + 1))
 
 
+def _class_shares(files, tf_transform_output, settings: TrainerSettings, classes: int) -> Optional[List[float]]:
+    """Each class's share of the training texts outside the validation slice, for a label task whose loss weighs
+    its classes (None for the others)."""
+    label_task = tasks.label_task(settings.task)
+    if not label_task.weighs_classes:
+        return None
+    counts, texts = np.zeros(classes), 0
+    for _, label_ids in _parsed(_records(files, settings, validation=False), tf_transform_output, 1024):
+        targets = label_task.targets(label_ids, classes)
+        counts += tf.reduce_sum(tf.cast(targets, tf.float32), axis=0).numpy()
+        texts += int(tf.shape(targets)[0])
+    return (counts / max(texts, 1)).tolist()
+
+
 def _train_steps(fn_args: tfx.components.FnArgs, settings: TrainerSettings) -> int:
     if fn_args.train_steps:
         return fn_args.train_steps
@@ -114,8 +129,9 @@ def _dense_gradients(grads_and_vars):
     return [(tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g, v) for g, v in grads_and_vars]
 
 
-def compile_for_training(classifier, settings: TrainerSettings, train_steps: int,
-                         jit_compile: bool = False, dense_embedding_update: bool = True) -> tf_keras.Model:
+def compile_for_training(classifier, settings: TrainerSettings, train_steps: int, jit_compile: bool = False,
+                         dense_embedding_update: bool = True,
+                         class_shares: Optional[Sequence[float]] = None) -> tf_keras.Model:
     from transformers import create_optimizer  # AdamW, linear warm-up then linear decay to 0
 
     optimizer, _ = create_optimizer(
@@ -128,7 +144,7 @@ def compile_for_training(classifier, settings: TrainerSettings, train_steps: int
     # The logged loss and accuracy as one replica sees them (they are synchronized already): Keras' default
     # sums them over the workers of a MultiWorkerMirroredStrategy, which reports N times the loss.
     trainable.distribute_reduction_method = "first"
-    loss, accuracy = tasks.label_task(settings.task).loss_and_accuracy()
+    loss, accuracy = tasks.label_task(settings.task).loss_and_accuracy(class_shares)
     trainable.compile(optimizer=optimizer, loss=loss, metrics=[accuracy], jit_compile=jit_compile)
     # The optimizer's slots now, not in the first train step: a tf.function that creates variables is traced
     # twice (with, then without, creating them), and a BERT train step takes ~12 s to trace here. The same
@@ -152,6 +168,10 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                  precision, class_names)
 
     train_ds = _training_dataset(fn_args.train_files, tf_transform_output, settings, len(class_names))
+    class_shares = _class_shares(fn_args.train_files, tf_transform_output, settings, len(class_names))
+    if class_shares:
+        logging.info("Classes' shares of the training texts, weighing the loss: %s",
+                     ", ".join(f"{c} {s:.3f}" for c, s in zip(class_names, class_shares)))
     validation_ds = _parsed(_records(fn_args.train_files, settings, validation=True), tf_transform_output,
                             settings.batch_size)
     with strategy.scope():
@@ -159,7 +179,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         # Before any adapter is added: the served model's weights are a full model's.
         base_model = warm_start.restore(classifier, class_names, settings.task.labels, settings.warm_start_root)
         parameters = apply_training_options(classifier, settings)
-        trainable = compile_for_training(classifier, settings, train_steps)
+        trainable = compile_for_training(classifier, settings, train_steps, class_shares=class_shares)
 
     backup_dir = _backup_dir(fn_args, settings)
     backup = tf_keras.callbacks.BackupAndRestore(backup_dir=backup_dir, save_freq=settings.backup_every_steps,
@@ -167,7 +187,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     # Its record lives in the backup's directory, deleted with it when training ends.
     best_epoch = validation_slice.BestEpoch(
         classifier, validation_ds, settings.task, len(class_names), settings.early_stopping_patience,
-        os.path.join(backup_dir, "validation") if distribution.is_chief(strategy) else None)
+        os.path.join(backup_dir, "validation") if distribution.is_chief(strategy) else None, class_shares)
     callbacks = [backup, best_epoch, _ProgressLog(train_steps, settings.batch_size, backup, settings.log_every_steps),
                  tf_keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq=20)]
     # One Keras "epoch" per configured epoch (or one for a step budget), so resumption and logs line up.

@@ -39,13 +39,14 @@ class BestEpoch(tf_keras.callbacks.Callback):
     puts the best weights back at the end."""
 
     def __init__(self, classifier: tf_keras.Model, validation: tf.data.Dataset, task: tasks.TaskSettings,
-                 classes: int, patience: int, state_dir: Optional[str]):
+                 classes: int, patience: int, state_dir: Optional[str], class_shares: Optional[List[float]] = None):
         """validation: batches of (Transform's features, label ids) of the slice's texts; patience 0 never stops;
-        state_dir: where the record is kept for a resumed run (None: in memory only, a non-chief worker)."""
+        state_dir: where the record is kept for a resumed run (None: in memory only, a non-chief worker);
+        class_shares: the training loss's (the slice's loss is weighed as training's is)."""
         super().__init__()
         self._classifier, self._validation, self._classes, self._patience = classifier, validation, classes, patience
         self._label_task, self._input_shape = tasks.label_task(task), tasks.input_shape(task)
-        self._loss = self._label_task.loss_and_accuracy()[0]
+        self._loss = self._label_task.loss_and_accuracy(class_shares)[0]
         # Per text: a Keras loss that reduces itself is refused under a distribution strategy outside fit().
         self._loss.reduction = tf_keras.losses.Reduction.NONE
         self._state_dir = state_dir

@@ -82,7 +82,7 @@ class PipelineConfig:
     label_column: str = knob("label", "the CSV column holding the class name")
     # Multi-label (tags, clause types): a row's label cell holds its labels joined by this separator. The
     # model answers each label yes or no (sigmoid, each label at its own threshold, chosen on the validation
-    # slice), is evaluated on per-label precision, recall and F1, and blessed on macro F1 (README, "Multi-label").
+    # slice), is evaluated on per-label precision, recall and F1, and blessed on macro F1 (docs/tasks.md).
     label_separator: str = knob("", "a multi-label task: the separator of the labels in a row's label cell (e.g. "
                                 "'|'); empty: one class per row")
     default_sample: int = knob(12000, "rows of the embedded corpus used when --data is not given; 0 = all 38,158")
@@ -103,7 +103,7 @@ class PipelineConfig:
                                "included; at most the checkpoint's max_position_embeddings")
     # Long documents (preprocessing/windows.py): cut at max_seq_length, or read whole as overlapping windows
     # (the reference tokenizer's return_overflowing_tokens); training, evaluation and serving all answer a text by
-    # combining its windows' logits (tasks/long_text.py). `max` was chosen on the validation slice (README).
+    # combining its windows' logits (tasks/long_text.py). `max` was chosen on the validation slice (bench/RESULTS.md).
     long_text: str = knob("truncate", "texts longer than --max-seq-length: truncate (read the first word pieces) "
                           "or chunk (overlapping windows: every word piece is read)", ("truncate", "chunk"))
     chunk_stride: int = knob(16, "with --long-text chunk: word pieces each window shares with the one before")
@@ -119,7 +119,7 @@ class PipelineConfig:
     validation_fraction: float = knob(0.1, "share of the training split held out to score each epoch, choose the "
                                       "best one and fit the served answer (multi-label thresholds)")
     train_steps: int = knob(0, "training steps (updates); 0 = derive them from --epochs")
-    # 5e-5 over 1e-4 on the default data's validation slice at 3 epochs (0.8026 against 0.7925; README).
+    # 5e-5 over 1e-4 on the default data's validation slice at 3 epochs (0.8026 against 0.7925; bench/RESULTS.md).
     learning_rate: float = knob(5e-5, "AdamW's peak learning rate (linear warm-up, then linear decay to 0)")
     warmup_fraction: float = knob(0.1, "share of the steps spent warming the learning rate up")
     weight_decay: float = knob(0.01, "AdamW's weight decay")
@@ -154,7 +154,7 @@ class PipelineConfig:
     # Blessing (components/blessing.py): an absolute floor; the accuracy's lower confidence bound above the
     # largest class's share; and, once a model was blessed, a paired non-inferiority test against it on the
     # same eval texts, per class too. The tolerance is what the default eval split (~1,160 texts) can resolve:
-    # at 0.01, even a copy of the baseline would be refused there (README, "Blessing").
+    # at 0.01, even a copy of the baseline would be refused there (docs/data.md, "Blessing").
     accuracy_floor: float = knob(0.5, "bless only a model with at least this eval accuracy (a multi-label "
                                  "model: macro F1)")
     majority_margin: float = knob(0.0, "the accuracy's lower confidence bound must beat the eval split's largest "

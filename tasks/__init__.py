@@ -4,7 +4,7 @@ blessing's statistics they share (judging.py).
 
 Every component asks the task of its TaskSettings (base.py) instead of branching on flags: label_task() and
 input_shape() below are the one place a setting picks a module. A new task is its own module, its tests, and
-one entry in LABEL_TASKS or INPUT_SHAPES (README, "Adding a task").
+one entry in LABEL_TASKS or INPUT_SHAPES (docs/architecture.md, "Adding a task").
 
 Below preprocessing in the package graph: the input check, ExampleGen and Transform read rows through it.
 """

@@ -74,9 +74,14 @@ class LabelTask(abc.ABC):
     def targets(self, label_ids, classes: int):
         """The Trainer's batch of class ids (Transform's label_id) -> the loss's targets."""
 
+    # Whether loss_and_accuracy weighs the classes by their share of the training texts (the Trainer then counts
+    # them: one pass over the training split's labels).
+    weighs_classes = False
+
     @abc.abstractmethod
-    def loss_and_accuracy(self):
-        """(loss, accuracy metric) of tf_keras, on logits."""
+    def loss_and_accuracy(self, class_shares: Optional[Sequence[float]] = None):
+        """(loss, accuracy metric) of tf_keras, on logits; class_shares: each class's share of the training texts
+        (None: unweighted)."""
 
     @abc.abstractmethod
     def fit_answer(self, logits, targets) -> Tuple[float, Dict[str, Any]]:

@@ -35,7 +35,7 @@ class SingleLabel(LabelTask):
     def targets(self, label_ids, classes: int):
         return label_ids
 
-    def loss_and_accuracy(self):
+    def loss_and_accuracy(self, class_shares: Optional[Sequence[float]] = None):
         import tf_keras
 
         return (tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True),

@@ -166,7 +166,7 @@ def seconds_after(condition, seconds):
 
 
 def run_tfx_cli(engine, runner, outputs, *flags, home):
-    """`tfx pipeline create` then `tfx run create` with TFX's own CLI, as the README shows; the runner file
+    """`tfx pipeline create` then `tfx run create` with TFX's own CLI, as docs/scale.md shows; the runner file
     gets its flags from PIPELINE_FLAGS, since the tfx CLI runs it without arguments."""
     env = {**os.environ, "PIPELINE_FLAGS": shlex.join(["--outputs-dir", str(outputs), *flags]),
            f"{engine.upper()}_HOME": str(home)}

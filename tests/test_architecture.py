@@ -1,5 +1,5 @@
-"""The package graph goes one way (README, "Layout"): each package imports only the packages below it, so a
-lower one never needs a higher one's defaults, and the input check before a run loads no TensorFlow."""
+"""The package graph goes one way (docs/architecture.md, "Layout"): each package imports only the packages below
+it, so a lower one never needs a higher one's defaults, and the input check before a run loads no TensorFlow."""
 import ast
 import os
 import subprocess

@@ -20,7 +20,7 @@ from contracts import layout, names
 from model import validation
 from pipeline import configs
 from reports import run_facts, run_outputs, run_report
-from tasks import multi_label
+from tasks import TaskSettings, multi_label
 
 from multi_label_data import LABELS, QUESTION, SEPARATOR, labels_of
 from pipeline_runs import run_artifacts, run_name, run_refused, summary
@@ -182,3 +182,16 @@ def test_an_unknown_label_in_a_multi_label_cell_is_refused_before_anything_runs(
                        "--label-separator", SEPARATOR) == (
         f"{data}, line 3: label 'delighted' is not one of {sorted(LABELS)} in the schema: fix the row, or "
         "regenerate the schema (make schema) if it is a new class")
+
+
+def test_a_rare_labels_positive_texts_weigh_as_much_as_its_negative_ones_in_the_loss():
+    """Each label's positives are weighted by (1 - share) / share: a label on 2% of the training texts weighs
+    49 per positive text, one on half of them 1; without the weights a rare tag is learned to be answered no."""
+    np.testing.assert_allclose(multi_label.positive_weights([0.02, 0.5, 0.0, 0.001]), [49.0, 1.0, 1.0, 100.0])
+    task = multi_label.MultiLabel(TaskSettings(labels="multi_label", label_separator="|"))
+    loss, _ = task.loss_and_accuracy([0.02, 0.5])
+    targets, logits = tf.constant([[1.0, 0.0], [0.0, 1.0]]), tf.zeros([2, 2])
+    per_label = np.log(2.0) * np.array([[49.0, 1.0], [1.0, 1.0]])  # -log(sigmoid(0)) = log 2, positives weighted
+    assert float(loss(targets, logits)) == pytest.approx(per_label.mean(axis=1).mean(), rel=1e-6)
+    unweighted, _ = task.loss_and_accuracy()
+    assert float(unweighted(targets, logits)) == pytest.approx(np.log(2.0), rel=1e-6)
