@@ -63,6 +63,8 @@ def main() -> None:
     parser.add_argument("--profile-dir", help="instead of timing: TensorBoard profiles of 20 single texts and 5 "
                         "batches, in <dir>/serving_batch1 and <dir>/serving_batch<size>")
     args = parser.parse_args()
+    if not (args.answer or args.texts):
+        parser.error("--texts is needed to time or to profile")
     tf.config.threading.set_intra_op_parallelism_threads(args.intra)
     tf.config.threading.set_inter_op_parallelism_threads(args.inter)
     if args.mixed_precision:

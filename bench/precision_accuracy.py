@@ -39,9 +39,10 @@ def eval_split(outputs_dir: str) -> Tuple[List[str], List[str]]:
 
 def held_out_rows(seed: int) -> Tuple[List[str], List[str]]:
     """Corpus rows whose text is not in the default run's data (its sample of the corpus)."""
-    corpus = defaults.read_corpus()
-    default_texts = {text for text, _ in random.Random(42).sample(corpus, configs.PipelineConfig().default_sample)}
-    rows = random.Random(seed).sample([row for row in corpus if row[0] not in default_texts], HELD_OUT_ROWS)
+    default = configs.PipelineConfig()
+    default_texts = {text for text, _ in defaults.corpus_sample(default.default_sample, default.seed)}
+    rows = random.Random(seed).sample([row for row in defaults.read_corpus() if row[0] not in default_texts],
+                                      HELD_OUT_ROWS)
     return [text for text, _ in rows], [label for _, label in rows]
 
 

@@ -23,15 +23,20 @@ def read_corpus():
         return [(row["text"], row["sentiment"]) for row in csv.DictReader(f)]
 
 
+def corpus_sample(sample: int = 0, seed: int = 42):
+    """The corpus's rows, or a seeded sample of `sample` of them: the default run's data (--default-sample,
+    --seed)."""
+    rows = read_corpus()
+    return random.Random(seed).sample(rows, sample) if 0 < sample < len(rows) else rows
+
+
 def materialize_corpus(out_dir: str, sample: int = 0, seed: int = 42) -> str:
     """Writes the corpus (or a seeded sample of `sample` rows) as UTF-8 `text,label` CSV; returns its path.
 
     An unchanged file is left untouched, so that ExampleGen's input fingerprint, and with it every
     cached component, stays valid from one run to the next.
     """
-    rows = read_corpus()
-    if 0 < sample < len(rows):
-        rows = random.Random(seed).sample(rows, sample)
+    rows = corpus_sample(sample, seed)
     buffer = io.StringIO()
     # RFC 4180 line endings: the csv module quotes a field with any character of the line terminator, so
     # this also quotes the texts holding a lone "\r", which the reader would take for a line end.
