@@ -14,7 +14,8 @@ side's figure for a metric is its best setting's (both shown).
   config's threads, behind TensorFlow's batch scheduler with serving_config/batching_parameters.txt (what
   TF Serving's --enable_batching runs); each peer with --clients worker threads at each thread setting.
 
-Prints one table and writes it into bench/RESULTS.md with the machine and commit (--no-write: print only).
+Prints one table and writes it into bench/RESULTS.md with the machine and commit, in the block of the machine's
+CPU kind (Intel Xeon, AMD EPYC: a goal must hold on each) (--no-write: print only).
 """
 import argparse
 import json
@@ -197,7 +198,7 @@ def main(argv=None) -> None:
              "What the reduced precision changes (the eval split of the run that pushed the model, held-out rows):",
              *precision_accuracy.table(model_dir, os.path.dirname(os.path.dirname(os.path.dirname(model_dir))),
                                        {"bfloat16": ["--mixed-precision", "bfloat16"]}, args.seed)]
-    model_benchmark.publish(COMMAND, lines, args)
+    model_benchmark.publish(f"{COMMAND}, {timing.cpu_kind()}", lines, args)
 
 
 if __name__ == "__main__":

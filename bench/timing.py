@@ -1,6 +1,7 @@
 """What both sides of a benchmark share; plain Python, so it runs in either venv (ours and the peer's)."""
 import os
 import platform
+import re
 import resource
 import threading
 import time
@@ -12,6 +13,12 @@ def machine() -> str:
                platform.processor())
     memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
     return f"{cpu}, {os.cpu_count()} cores, {memory_gb:.0f} GiB RAM, {platform.system()} {platform.release()}"
+
+
+def cpu_kind() -> str:
+    """'Intel Xeon' or 'AMD EPYC': the CPU's maker and family, whose figures a speed goal must meet each."""
+    model = machine().split(",", 1)[0]
+    return " ".join(re.sub(r"\((R|TM)\)", "", model).split()[:2])
 
 
 def peak_rss_mb() -> float:
