@@ -7,6 +7,7 @@ GPUs or several machines.
 """
 import json
 import os
+from typing import FrozenSet
 
 import tensorflow as tf
 import tf_keras
@@ -74,10 +75,29 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     return resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in resolver.cluster_spec().jobs
 
 
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> FrozenSet[str]:
+    """The CPU's feature flags as Linux reports them (empty where there is no /proc/cpuinfo)."""
+    try:
+        with open(cpuinfo) as f:
+            line = next((line for line in f if line.startswith("flags")), "")
+    except OSError:
+        return frozenset()
+    return frozenset(line.split(":", 1)[-1].split())
+
+
+def auto_precision(has_gpu: bool, flags: FrozenSet[str]) -> str:
+    """mixed_float16 on a GPU (with Keras' loss scaling); mixed_bfloat16 on a CPU whose AMX units multiply
+    bfloat16 matrices (amx_bf16: Intel Xeon since Sapphire Rapids); float32 on other CPUs, where bfloat16
+    matmuls are emulated or run on AVX-512 BF16's dot products and gain too little to pay for the rounding."""
+    if has_gpu:
+        return "mixed_float16"
+    return "mixed_bfloat16" if "amx_bf16" in flags else "float32"
+
+
 def set_precision_policy(requested: str) -> str:
-    """'auto' means mixed_float16 on a GPU (with Keras' loss scaling) and float32 on the CPU."""
+    """Sets Keras' global policy; 'auto' is auto_precision's choice for this machine, 'off' float32."""
     if requested == "auto":
-        requested = "mixed_float16" if tf.config.list_logical_devices("GPU") else "float32"
+        requested = auto_precision(bool(tf.config.list_logical_devices("GPU")), cpu_flags())
     elif requested == "off":
         requested = "float32"
     tf_keras.mixed_precision.set_global_policy(requested)

@@ -123,7 +123,8 @@ class PipelineConfig:
     learning_rate: float = knob(5e-5, "AdamW's peak learning rate (linear warm-up, then linear decay to 0)")
     warmup_fraction: float = knob(0.1, "share of the steps spent warming the learning rate up")
     weight_decay: float = knob(0.01, "AdamW's weight decay")
-    mixed_precision: str = knob("auto", "Keras precision policy; auto = mixed_float16 on a GPU, off on a CPU",
+    mixed_precision: str = knob("auto", "Keras precision policy; auto = mixed_float16 on a GPU, mixed_bfloat16 on a "
+                                "CPU with AMX (amx_bf16 in /proc/cpuinfo), float32 (off) on other CPUs",
                                 PRECISIONS)
     seed: int = knob(42, "drives the data order, dropout and every initialisation (head, adapters)")
     # Each update averages the gradients of this many batches of batch_size, run one after the other:
