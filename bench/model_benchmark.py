@@ -26,8 +26,9 @@ def model_dir(args: argparse.Namespace) -> str:
         sys.exit(f"error: {e}")
 
 
-def publish(command: str, lines: List[str], args: argparse.Namespace) -> None:
+def publish(command: str, lines: List[str], args: argparse.Namespace, block: str = "") -> None:
+    """block: the name of the block in bench/RESULTS.md, if not the command's."""
     print("\n".join(lines))
     if not args.no_write:
-        results_file.write_block(command, f"Measured by `{command}` at commit {results_file.commit()} on "
+        results_file.write_block(block or command, f"Measured by `{command}` at commit {results_file.commit()} on "
                                  f"{time.strftime('%Y-%m-%d')}.", lines)

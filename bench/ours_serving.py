@@ -18,6 +18,8 @@ from serving import predict, server_settings
 
 import timing  # noqa: E402  (bench/, beside this script)
 
+PROFILED_REQUESTS = 20  # single texts in the batch-1 profile session
+
 
 def batched(signature):
     """serving_default behind the batch scheduler that TF Serving's batching_parameters.txt configures."""
@@ -39,7 +41,7 @@ def profile(classify, texts, warmup: int, logdir: str) -> None:
         classify([text])
     for batch in texts["batches"][:2]:
         classify(batch)
-    for name, requests in (("serving_batch1", [[text] for text in texts["single"][:20]]),
+    for name, requests in (("serving_batch1", [[text] for text in texts["single"][:PROFILED_REQUESTS]]),
                            (f"serving_batch{len(texts['batches'][0])}", texts["batches"][:5])):
         tf.profiler.experimental.start(os.path.join(logdir, name))
         for request in requests:

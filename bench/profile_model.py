@@ -20,6 +20,9 @@ from serving import predict, server_settings
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH_DIR)
+import kernel_table
+from ours_serving import PROFILED_REQUESTS
+
 import run_all
 import serving_latency
 
@@ -62,6 +65,8 @@ def main(argv=None) -> None:
             (session,) = os.listdir(os.path.join(logdir, name, "plugins", "profile"))
             shutil.rmtree(os.path.join(sessions, name), ignore_errors=True)
             shutil.move(os.path.join(logdir, name, "plugins", "profile", session), os.path.join(sessions, name))
+    print(f"the kernels of a batch-1 request ({PROFILED_REQUESTS} profiled):",
+          *kernel_table.kernel_table(os.path.join(sessions, "serving_batch1"), PROFILED_REQUESTS), sep="\n")
     outputs_flag = "" if config.outputs_dir == layout.DEFAULT_OUTPUTS_DIR else f" OUTPUTS={args.outputs_dir}"
     print(f"profiles of {model_dir} (batch 1 and 32, intra-op {intra} / inter-op {inter} threads) and of a "
           f"training step: {', '.join(sorted(os.listdir(sessions)))} in {sessions}\n"

@@ -198,7 +198,7 @@ def main(argv=None) -> None:
              "What the reduced precision changes (the eval split of the run that pushed the model, held-out rows):",
              *precision_accuracy.table(model_dir, os.path.dirname(os.path.dirname(os.path.dirname(model_dir))),
                                        {"bfloat16": ["--mixed-precision", "bfloat16"]}, args.seed)]
-    model_benchmark.publish(f"{COMMAND}, {timing.cpu_kind()}", lines, args)
+    model_benchmark.publish(COMMAND, lines, args, block=f"{COMMAND}, {timing.cpu_kind()}")
 
 
 if __name__ == "__main__":

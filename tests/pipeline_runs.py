@@ -22,8 +22,12 @@ from pipeline import configs
 
 TRAIN_WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "train_worker.py")
 SAMPLE, STEPS = 800, 50
-# The default learning rate (5e-5) suits the default's epochs; the tests' runs make tens of steps.
-FEW_STEPS = ["--learning-rate", "1e-4"]
+# The default learning rate (5e-5) suits the default's epochs; the tests' runs make tens of steps. And float32
+# on both CPU kinds CI lands on (auto picks mixed_bfloat16 on AMX): the runs' thresholds were measured in float32,
+# and a test's figures should not depend on the machine. (On AMX, bfloat16 passes every test but one: the
+# long-document run, at 0.9176 eval accuracy against float32's 0.9059, moved 9 of 20 answers where the end-of-
+# document test asks 10.) The Trainer processes of tests/test_distributed_training.py keep auto.
+FEW_STEPS = ["--learning-rate", "1e-4", "--mixed-precision", "off"]
 FLAGS = ["--default-sample", str(SAMPLE), "--train-steps", str(STEPS), *FEW_STEPS]  # the gates at their defaults
 
 

@@ -87,6 +87,9 @@ def test_make_tensorboard_serves_the_training_curves_and_make_profiles_profiles(
                               cwd=configs.PROJECT_DIR, capture_output=True, text=True, timeout=900,
                               env={**os.environ, "PROFILE_ARGS": "--training-warmup 3"})
     assert profiled.returncode == 0, profiled.stderr[-3000:]
+    # The kernels as they ran (after grappler), the encoder's matmuls among them.
+    kernels = profiled.stdout.split("the kernels of a batch-1 request", 1)[1]
+    assert re.search(r"^\| \w*MatMul\w* \| \d+\.\d \| \d+\.\d{3} \|$", kernels, re.M), kernels
     with socket.socket() as probe:  # a free port
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
