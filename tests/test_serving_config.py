@@ -248,11 +248,12 @@ def test_a_server_that_cannot_be_reached_leaves_the_labels_where_they_are(tmp_pa
 
 
 def test_the_serving_benchmark_ran_with_the_threads_and_batching_the_compose_file_gives_tf_serving():
-    """bench/RESULTS.md's `make bench-serving` block names the settings ours ran with: after a change to the
-    compose file or batching_parameters.txt, this fails until the benchmark is measured again."""
+    """bench/RESULTS.md's `make bench-serving` blocks (one per CPU kind) name the settings ours ran with: after a
+    change to the compose file or batching_parameters.txt, this fails until the benchmark is measured again."""
     results = open(os.path.join(configs.PROJECT_DIR, "bench", "RESULTS.md")).read()
-    (measured,) = re.findall(r"serving config: intra-op (\d+), inter-op (\d+) threads; batching: max_batch_size "
-                             r"(\d+), batch_timeout_micros (\d+), num_batch_threads (\d+)", results)
+    measured = re.findall(r"serving config: intra-op (\d+), inter-op (\d+) threads; batching: max_batch_size "
+                          r"(\d+), batch_timeout_micros (\d+), num_batch_threads (\d+)", results)
     batching = server_settings.batching_parameters()
-    assert tuple(map(int, measured)) == (*server_settings.thread_settings(), batching.max_batch_size.value,
-                                         batching.batch_timeout_micros.value, batching.num_batch_threads.value)
+    configured = (*server_settings.thread_settings(), batching.max_batch_size.value,
+                  batching.batch_timeout_micros.value, batching.num_batch_threads.value)
+    assert measured and all(tuple(map(int, block)) == configured for block in measured), measured
