@@ -28,7 +28,7 @@ import tempfile
 from typing import Dict, List, Optional, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from model import export
+from model import export, reexport
 from pipeline import configs, defaults
 from serving import server_settings
 
@@ -41,17 +41,21 @@ import timing
 
 PEER_PYTHON = os.path.join(configs.PROJECT_DIR, ".venv-peer", "bin", "python")
 COMMAND = "make bench-serving"
-OURS, OURS_BF16 = "ours", "ours, bfloat16"
+OURS, OURS_BF16, OURS_INT8 = "ours", "ours, bfloat16", "ours, int8"
+# Our reduced precisions: ours_serving.py's arguments (the bfloat16 rewrite runs the float32 model; int8 is the
+# model exported again with --serving-precision int8).
+REDUCED = {OURS_BF16: ["--mixed-precision", "bfloat16"], OURS_INT8: []}
 # The peers: their name in the tables and peer_serving.py's --runtime.
 PEERS = {"PyTorch + transformers": "torch", "ONNX Runtime fp32": "onnxruntime", "ONNX Runtime int8": "onnxruntime-int8"}
 # What is compared, with the goals of the first over the second, {metric: (bound, "<=" or ">=")}: our float32
-# model against float32 peers; the opt-in reduced precision (TF Serving's --mixed_precision=bfloat16) against
-# ONNX Runtime's int8.
+# model against float32 peers; the opt-in reduced precisions (TF Serving's --mixed_precision=bfloat16, the int8
+# export) against ONNX Runtime's int8.
 COMPARISONS = [
     (OURS, "PyTorch + transformers", {"p50": (0.8, "<="), "p99": (1.0, "<="), "throughput": (1.5, ">="),
                                       "load_throughput": (1.2, ">="), "load_p99": (1.0, "<=")}),
     (OURS, "ONNX Runtime fp32", {"p50": (1.0, "<="), "p99": (1.0, "<="), "throughput": (1.0, ">=")}),
     (OURS_BF16, "ONNX Runtime int8", {"p50": (1.0, "<="), "throughput": (1.0, ">=")}),
+    (OURS_INT8, "ONNX Runtime int8", {"p50": (1.0, "<="), "throughput": (1.0, ">=")}),
 ]
 LOWER_IS_BETTER = {"p50", "p99", "load_p99"}
 
@@ -63,11 +67,11 @@ def sample_texts(count: int, batches: int, batch_size: int, seed: int) -> Dict[s
             "batches": [rng.sample(texts, batch_size) for _ in range(batches)]}
 
 
-def settings(peer: bool) -> List[Tuple[str, str, List[str], bool]]:
+def settings(peer: bool, int8: bool) -> List[Tuple[str, str, List[str], bool]]:
     """(side, setting name, script arguments, with the load run) in the order each round runs them."""
     intra, inter = server_settings.thread_settings()
     rows = []
-    for side, precision in ((OURS, []), (OURS_BF16, ["--mixed-precision", "bfloat16"])):
+    for side, precision in ((OURS, []), *((s, a) for s, a in REDUCED.items() if int8 or s != OURS_INT8)):
         rows += [(side, f"intra {a}, inter {b}" + (" (serving config)" if (a, b) == (intra, inter) else ""),
                   ["--intra", str(a), "--inter", str(b), *precision], (a, b) == (intra, inter))
                  for a, b in sorted({(1, 1), (2, 2), (intra, inter)})]
@@ -128,7 +132,8 @@ def table(figures: Dict[str, Dict[str, Dict[str, float]]], batch_size: int, clie
     lines = []
     for ours, peer, goals in COMPARISONS:
         if peer not in figures:
-            lines += [f"{peer}: skipped (no `make peer`)", ""]
+            skipped = f"{peer}: skipped (no `make peer`)"
+            lines += [skipped, ""] if skipped not in lines else []
             continue
         lines += [f"| metric | {ours} | {peer} | {ours} / {peer} | goal |", "|---|---|---|---|---|"]
         for label, metric in rows:
@@ -160,10 +165,27 @@ def main(argv=None) -> None:
     parser.add_argument("--rounds", type=int, default=3, help="every setting this many times, in turn")
     args = parser.parse_args(argv)
     model_dir = model_benchmark.model_dir(args)
+    outputs_dir = os.path.dirname(os.path.dirname(os.path.dirname(model_dir)))
+    with tempfile.TemporaryDirectory() as int8_dir:
+        bench(args, model_dir, outputs_dir, export_int8(model_dir, outputs_dir, os.path.join(int8_dir, "model")))
+
+
+def export_int8(model_dir: str, outputs_dir: str, int8_dir: str) -> Optional[str]:
+    """The pushed model exported again with --serving-precision int8 (its own weights: model/reexport.py), or
+    None when no run in the outputs directory holds the Transform output it needs."""
+    transform = precision_accuracy.transform_dir(outputs_dir)
+    if transform is None:
+        print(f"ours, int8: skipped (no pipeline run under {outputs_dir} to take the tokenizer from)")
+        return None
+    reexport.reexport(model_dir, transform, int8_dir, serving_precision="int8")
+    return int8_dir
+
+
+def bench(args: argparse.Namespace, model_dir: str, outputs_dir: str, int8_model: Optional[str]) -> None:
     has_peer = os.path.exists(PEER_PYTHON)
     num_classes = len(export.read_hyperparameters(model_dir)["class_names"])
     texts = sample_texts(args.requests, args.batches, args.batch_size, args.seed)
-    runs = settings(has_peer)
+    runs = settings(has_peer, int8_model is not None)
     with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
         json.dump(texts, f)
         f.flush()
@@ -171,7 +193,8 @@ def main(argv=None) -> None:
                        "--warmup", str(args.warmup), "--num-classes", str(num_classes),
                        "--max-seq-length", str(configs.PipelineConfig.max_seq_length)]
         ours_common = ["--model", model_dir, "--texts", f.name, "--warmup", str(args.warmup)]
-        common = {OURS: ours_common, OURS_BF16: ours_common, **dict.fromkeys(PEERS, peer_common)}
+        common = {OURS: ours_common, OURS_BF16: ours_common, **dict.fromkeys(PEERS, peer_common),
+                  OURS_INT8: ["--model", int8_model or "", *ours_common[2:]]}
         load = ["--load-seconds", str(args.load_seconds), "--clients", str(args.clients)]
         measured: Dict[Tuple[str, str], List[Dict]] = {}
         versions = {}
@@ -195,9 +218,10 @@ def main(argv=None) -> None:
              f"{args.batch_size}; {args.clients} clients for {args.load_seconds:.0f} s; texts sampled from the "
              f"corpus (seed {args.seed}); medians of {args.rounds} rounds",
              *table(figures, args.batch_size, args.clients), "",
-             "What the reduced precision changes (the eval split of the run that pushed the model, held-out rows):",
-             *precision_accuracy.table(model_dir, os.path.dirname(os.path.dirname(os.path.dirname(model_dir))),
-                                       {"bfloat16": ["--mixed-precision", "bfloat16"]}, args.seed)]
+             "What the reduced precisions change (the eval split of the run that pushed the model, held-out rows):",
+             *precision_accuracy.table(model_dir, outputs_dir, {
+                 "bfloat16": (model_dir, REDUCED[OURS_BF16]),
+                 **({"int8": (int8_model, REDUCED[OURS_INT8])} if int8_model else {})}, args.seed)]
     model_benchmark.publish(COMMAND, lines, args, block=f"{COMMAND}, {timing.cpu_kind()}")
 
 

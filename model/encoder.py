@@ -114,20 +114,25 @@ class ServingEncoder(tf.Module):
         # Exact GELU, 0.5 x (1 + erf(x / sqrt 2)), in the remapper's MatMul + BiasAdd + GeluExact pattern.
         return ((tf.math.erf(pre * _SQRT_HALF) + 1.0) * 0.5) * pre
 
+    def _dense(self, x: tf.Tensor, layer, kernel: str, part: int, bias=None) -> tf.Tensor:
+        """x @ layer[kernel][part] (+ bias): every matmul with a weight goes through here (model/int8_encoder.py
+        overrides it)."""
+        y = tf.matmul(x, layer[kernel][part])
+        return y if bias is None else tf.nn.bias_add(y, bias)
+
     def _attention_branch(self, x, layer, part: int, batch, length, mask_bias) -> tf.Tensor:
         heads = self._heads // self._parts
         head_size = self._hidden // self._heads
-        qkv = tf.nn.bias_add(tf.matmul(x, layer["qkv_kernel"][part]), layer["qkv_bias"][part])
+        qkv = self._dense(x, layer, "qkv_kernel", part, layer["qkv_bias"][part])
         q, k, v = tf.unstack(tf.transpose(tf.reshape(qkv, [batch, length, 3, heads, head_size]), [2, 0, 3, 1, 4]))
         scores = tf.matmul(q, k, transpose_b=True) * (1.0 / math.sqrt(head_size)) + mask_bias
         context = tf.matmul(tf.nn.softmax(scores), v)  # [batch, heads, length, head_size]
         context = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [-1, heads * head_size])
-        return tf.matmul(context, layer["attention_out_kernel"][part])
+        return self._dense(context, layer, "attention_out_kernel", part)
 
     def _ffn_branch(self, x, layer, part: int) -> tf.Tensor:
-        hidden = self._activation(tf.nn.bias_add(tf.matmul(x, layer["ffn_in_kernel"][part]),
-                                                 layer["ffn_in_bias"][part]))
-        return tf.matmul(hidden, layer["ffn_out_kernel"][part])
+        hidden = self._activation(self._dense(x, layer, "ffn_in_kernel", part, layer["ffn_in_bias"][part]))
+        return self._dense(hidden, layer, "ffn_out_kernel", part)
 
     def _layer(self, x, layer, batch, length, mask_bias) -> tf.Tensor:
         parts = range(self._parts)

@@ -21,7 +21,7 @@ import tf_keras
 
 import tasks
 from contracts import features, layout, names
-from model import encoder
+from model import encoder, int8_encoder
 from model.keras_classifier import trim_padding
 from model.settings import TrainerSettings
 from tasks import TaskSettings
@@ -43,10 +43,12 @@ class ExportSettings:
     task: TaskSettings  # what serving_default takes (the text columns) and answers (the label task)
     sub_batch_size: int  # a larger request is sorted by length into sub-batches of this many texts
     encoder_branches: int  # independent branches per layer of the served encoder (model/encoder.py)
+    precision: str  # the served encoder's matmuls: float32 (model/encoder.py) or int8 (model/int8_encoder.py)
 
     @classmethod
     def of(cls, settings: TrainerSettings) -> "ExportSettings":
-        return cls(settings.task, settings.serving_sub_batch_size, settings.serving_encoder_branches)
+        return cls(settings.task, settings.serving_sub_batch_size, settings.serving_encoder_branches,
+                   settings.serving_precision)
 
 
 class TransformGraph(tf.Module):
@@ -75,7 +77,8 @@ class ExportModule(tf.Module):
                  fitted: Dict[str, Sequence[float]]):
         """fitted: what the label task fitted its answer to on the validation slice (LabelTask.fit_answer)."""
         super().__init__()
-        self.encoder = encoder.ServingEncoder(classifier, settings.encoder_branches)
+        encoder_class = int8_encoder.Int8ServingEncoder if settings.precision == "int8" else encoder.ServingEncoder
+        self.encoder = encoder_class(classifier, settings.encoder_branches)
         self.transform = transform  # tracked: its tables and vocab.txt asset go into the SavedModel
         self._class_names, self._fitted = list(class_names), fitted
         self._num_classes = len(class_names)

@@ -12,6 +12,7 @@ from tasks import TaskSettings
 
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
 PRECISIONS = ("auto", "off", "mixed_float16", "mixed_bfloat16")
+SERVING_PRECISIONS = ("float32", "int8")
 LORA_TARGETS = ("query", "key", "value", "attention_output", "intermediate", "output")
 
 
@@ -39,6 +40,7 @@ class TrainerSettings:
     log_every_steps: int
     serving_sub_batch_size: int
     serving_encoder_branches: int
+    serving_precision: str  # one of SERVING_PRECISIONS
     strategy: str  # one of STRATEGIES
     cpu_devices: int
     warm_start_root: str  # "" = no warm start

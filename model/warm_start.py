@@ -31,9 +31,11 @@ def _class_order(base_classes: List[str], class_names: List[str]) -> Tuple[Optio
     return [base_classes.index(name) for name in class_names], ""
 
 
-def _saved_weights(model_dir: str) -> Dict[str, tf.Tensor]:
+def saved_weights(model_dir: str) -> Dict[str, tf.Tensor]:
     """The pushed model's classifier weights by name. Models exported before the serving encoder kept the
     Keras variables themselves (`classifier_variables`): still read, so a schedule carries on across the upgrade."""
+    import tensorflow_text  # noqa: F401  (the graph's tokenizer ops, needed to load it)
+
     saved = tf.saved_model.load(model_dir)
     if hasattr(saved, "encoder"):
         return saved.encoder.classifier_weights()
@@ -60,7 +62,7 @@ def restore(classifier: tf_keras.Model, class_names: List[str], labels: str, ser
     served_labels = _label_task(hyperparameters)
     if served_labels != labels:
         order, mismatch = None, f"it answers another label task ({served_labels}, not {labels})"
-    saved = _saved_weights(base)
+    saved = saved_weights(base)
     targets = encoder.keras_weights(classifier.variables)
     if order is not None and {name: v.shape for name, v in saved.items()} != {
             name: v.shape for name, v in targets.items()}:

@@ -16,7 +16,7 @@ from components.settings import PusherSettings
 from contracts import layout
 from contracts.errors import InputError
 from contracts.text_columns import TextColumns
-from model.settings import LORA_TARGETS, PRECISIONS, STRATEGIES, TrainerSettings
+from model.settings import LORA_TARGETS, PRECISIONS, SERVING_PRECISIONS, STRATEGIES, TrainerSettings
 from preprocessing.settings import TransformSettings
 from tasks import TaskSettings
 from tasks.judging import Rule
@@ -179,6 +179,9 @@ class PipelineConfig:
     serving_sub_batch_size: int = knob(8, "a larger request is sorted by length into sub-batches of N texts")
     serving_encoder_branches: int = knob(2, "independent branches per layer of the exported encoder, run on "
                                          "separate cores by TF Serving: the serving machine's cores")
+    serving_precision: str = knob("float32", "the exported encoder's matmuls: float32, or int8 (weights and "
+                                  "activations quantized per tensor, model/int8_encoder.py; needs TF Serving's "
+                                  "oneDNN, on by default on x86-64)", SERVING_PRECISIONS)
     # TF Serving moves a label in use only to a version it has loaded (serving/model_server_config.py).
     serving_server: str = knob("", "TF Serving's REST address (e.g. http://127.0.0.1:8501): the Pusher waits for "
                                "it to load a new version, then labels it canary; empty: written unlabeled")
@@ -312,7 +315,8 @@ class PipelineConfig:
             lora_targets=tuple(self.lora_targets.split(",")), backup_dir=self.backup_dir,
             backup_every_steps=self.backup_every_steps, log_every_steps=self.log_every_steps,
             serving_sub_batch_size=self.serving_sub_batch_size,
-            serving_encoder_branches=self.serving_encoder_branches, strategy=self.strategy,
+            serving_encoder_branches=self.serving_encoder_branches, serving_precision=self.serving_precision,
+            strategy=self.strategy,
             cpu_devices=self.cpu_devices, warm_start_root=self.serving_model_root if self.warm_start else "",
             code_version=source_fingerprint("contracts", "tasks", "preprocessing", "model"))
 

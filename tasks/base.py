@@ -83,6 +83,9 @@ class LabelTask(abc.ABC):
         """(loss, accuracy metric) of tf_keras, on logits; class_shares: each class's share of the training texts
         (None: unweighted)."""
 
+    # The names of the facts fit_answer returns (hyperparameters.json records each by class name).
+    fitted_facts: Tuple[str, ...] = ()
+
     @abc.abstractmethod
     def fit_answer(self, logits, targets) -> Tuple[float, Dict[str, Any]]:
         """On the validation slice (numpy: each text's logits [texts, classes], the targets() of its labels): the

@@ -66,6 +66,7 @@ class MultiLabel(LabelTask):
         return multi_hot(label_ids, classes)
 
     weighs_classes = True
+    fitted_facts = ("label_thresholds",)
 
     def loss_and_accuracy(self, class_shares: Optional[Sequence[float]] = None):
         """Binary cross-entropy per label, each label's positive texts weighted by positive_weights(): unweighted,

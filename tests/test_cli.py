@@ -85,6 +85,8 @@ def test_every_flag_says_what_it_does():
     (["--strategy", "mirored"], "argument --strategy: invalid choice: 'mirored' (choose from 'auto', 'one_device', "
                                 "'mirrored', 'multi_worker') (--help lists the flags)"),
     (["--mixed-precision", "bf16"], "argument --mixed-precision: invalid choice: 'bf16'"),
+    (["--serving-precision", "int4"], "argument --serving-precision: invalid choice: 'int4' (choose from 'float32', "
+                                      "'int8')"),
     (["--batch-size", "sixteen"], "argument --batch-size: invalid int value: 'sixteen'"),
 ])
 def test_a_bad_flag_is_one_line_and_exit_2_before_anything_runs(tmp_path, flags, message, capsys):

@@ -11,10 +11,12 @@ import pytest
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  the graph's tokenizer ops, as TF Serving links them
 
+from components import serving_ops
 from contracts.text_columns import TextColumns
+from model import export, reexport
 from serving import model_server_config, predict, warmup
 
-from pipeline_runs import run_name, split_texts
+from pipeline_runs import run_artifacts, run_name, split_texts
 
 CONTRACT = {"probabilities", "label", "class_id"}
 
@@ -50,6 +52,23 @@ def test_warmup_requests_are_real_eval_texts_and_run(first_run, pushed_model, mo
     assert len(texts) == 8 and set(texts) <= held_out
     assert [r.predict_log.request.model_spec.signature_name for r in records] == [
         "serving_default", "serving_default", "serving_tf_example"]
+
+
+def test_an_int8_export_runs_on_stock_serving_ops_and_answers_like_float32(first_run, pushed_model, model, tmp_path):
+    """--serving-precision int8, exported again from the pushed model's weights (model/reexport.py, as
+    `make bench-serving` does): the quantized matmuls are in the graph, the Pusher's op check passes, and on the
+    run's eval texts the probabilities stay within 0.03 of float32's (the labels the same)."""
+    int8_dir = str(tmp_path / "int8")
+    reexport.reexport(pushed_model, run_artifacts(first_run[0])["Transform"]["transform_graph"].uri, int8_dir,
+                      serving_precision="int8")
+    assert "QuantizedMatMulWithBiasAndDequantize" in serving_ops.graph_ops(int8_dir)
+    assert serving_ops.unservable_ops(int8_dir) == set()
+    assert export.read_hyperparameters(int8_dir)["serving_precision"] == "int8"
+    texts = sorted(split_texts(first_run[0], run_name(first_run[1].stdout)))
+    full, quantized = classify(model, texts), classify(tf.saved_model.load(int8_dir), texts)
+    difference = np.abs(quantized["probabilities"] - full["probabilities"]).max()
+    print(f"int8 against float32 on {len(texts)} eval texts: probabilities within {difference:.4f}")
+    assert difference < 0.03 and (quantized["label"] == full["label"]).all()
 
 
 def test_models_config_labels_the_pushed_version(first_run, pushed_model):

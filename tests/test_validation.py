@@ -119,7 +119,8 @@ def test_a_rare_labels_threshold_is_chosen_where_its_f1_is_best():
     # label 0: any threshold in [0.05, 0.28) answers exactly its 5 texts; the nearest 0.5 of those is 0.25.
     # label 1: every threshold in [0.05, 0.9) is perfect: 0.5 itself. label 2: no text has it: 0.5.
     assert thresholds.tolist() == [0.25, 0.5, 0.5]
-    score, fitted = multi_label.MultiLabel(TaskSettings(label_separator="|")).fit_answer(
-        np.log(probabilities / (1 - probabilities)), truth.astype(np.float32))
+    task = multi_label.MultiLabel(TaskSettings(label_separator="|"))
+    score, fitted = task.fit_answer(np.log(probabilities / (1 - probabilities)), truth.astype(np.float32))
     assert score == 1.0 and fitted == {"label_thresholds": [0.25, 0.5, 0.5]}  # macro over the labels it holds
+    assert tuple(fitted) == task.fitted_facts  # what a re-export (model/reexport.py) reads back
 

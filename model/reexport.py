@@ -1,0 +1,31 @@
+"""A pushed model exported again from its trained weights with other serving settings (`serving_precision`,
+say), without training: bench/serving_latency.py compares the float32 and int8 graphs of one trained model.
+
+It rebuilds what the Trainer exported from what the model records: its settings and classes
+(hyperparameters.json), its weights (the float32 ones, which every precision's SavedModel keeps) and the
+answer fitted on the validation slice; the tokenizer comes from the Transform output it was trained on.
+"""
+import tasks
+from model import encoder, export, keras_classifier, warm_start
+from model.settings import TrainerSettings
+from preprocessing import checkpoint
+
+
+def reexport(model_dir: str, transform_dir: str, export_dir: str, **changes) -> None:
+    """Writes to export_dir the model of model_dir with `changes` to its TrainerSettings' fields."""
+    import tensorflow_transform as tft
+
+    hyperparameters = export.read_hyperparameters(model_dir)
+    # Changes first: a model exported before a setting existed does not record it.
+    settings = TrainerSettings.from_custom_config({**hyperparameters, **changes})
+    class_names = hyperparameters["class_names"]
+    classifier = keras_classifier.load_classifier(checkpoint.local_dir(settings.checkpoint_dir), len(class_names))
+    trained = warm_start.saved_weights(model_dir)
+    for name, variable in encoder.keras_weights(classifier.variables).items():
+        variable.assign(trained[name])
+    fitted = {fact: [hyperparameters[fact][name] for name in class_names]
+              for fact in tasks.label_task(settings.task).fitted_facts}
+    tft_output = tft.TFTransformOutput(transform_dir)
+    export.ExportModule(classifier, export.TransformGraph(tft_output), class_names, tft_output.raw_feature_spec(),
+                        export.ExportSettings.of(settings), fitted).save(export_dir)
+    export.write_hyperparameters(export_dir, {**hyperparameters, **changes, "exported_again_from": model_dir})
