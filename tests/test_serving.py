@@ -59,8 +59,8 @@ def test_an_int8_export_runs_on_stock_serving_ops_and_answers_like_float32(first
     `make bench-serving` does): the quantized matmuls are in the graph, the Pusher's op check passes, and on the
     run's eval texts the probabilities stay within 0.03 of float32's (the labels the same)."""
     int8_dir = str(tmp_path / "int8")
-    reexport.reexport(pushed_model, run_artifacts(first_run[0])["Transform"]["transform_graph"].uri, int8_dir,
-                      serving_precision="int8")
+    transform = run_artifacts(first_run[0], run_name(first_run[1].stdout))["Transform"]["transform_graph"].uri
+    reexport.reexport(pushed_model, transform, int8_dir, serving_precision="int8")
     assert "QuantizedMatMulWithBiasAndDequantize" in serving_ops.graph_ops(int8_dir)
     assert serving_ops.unservable_ops(int8_dir) == set()
     assert export.read_hyperparameters(int8_dir)["serving_precision"] == "int8"
