@@ -53,7 +53,7 @@ class Int8ServingEncoder(ServingEncoder):
         # x @ W = (low + span * x') @ (int8 W * scale) = (span * (x' @ int8 W) + low * column sums) * scale: the op
         # takes one scale per operand, so the weights go in at scale 1 and the rows' and columns' scales follow.
         product = tf.raw_ops.QuantizedMatMulWithBiasAndDequantize(
-            a=activations, b=tf.bitcast(quantized, tf.qint8), bias=tf.zeros_like(scale), min_a=low_q, max_a=high_q,
+            a=activations, b=tf.bitcast(quantized, tf.qint8), bias=tf.zeros(scale.shape), min_a=low_q, max_a=high_q,
             min_b=-127.0, max_b=127.0, Toutput=tf.float32, input_quant_mode="SCALED",
             # Read only when the output is quantized; required by the op.
             min_freezed_output=-1.0, max_freezed_output=1.0)
