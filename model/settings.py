@@ -22,7 +22,7 @@ class TrainerSettings:
     checkpoint_dir: str  # "" = the embedded default, resolved where the Trainer runs
     batch_size: int  # global, across all replicas
     epochs: int  # at most; fewer when the validation slice stops improving
-    early_stopping_patience: int  # epochs without a better validation score before stopping; 0 = never stop early
+    early_stopping_patience: int  # epochs past the best (model/validation.best_of) before stopping; 0 = never
     validation_fraction: float  # of the training split, scored at each epoch's end (model/validation.py)
     learning_rate: float
     warmup_fraction: float

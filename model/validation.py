@@ -5,11 +5,18 @@ a hash of each text's word pieces: the same on every run and every worker, and a
 each epoch's end the classifier answers its texts as the export does (a long text's windows combined:
 InputShape.text_logits), and the label task scores them (LabelTask.fit_answer: accuracy, or macro F1 at
 thresholds chosen there). The best epoch's weights are the ones exported, and what the answer was fitted to
-then; training stops after `patience` epochs without a better score. The record survives a kill: a resumed
-Trainer goes on from it.
+then; training stops after `patience` epochs past the best. The record survives a kill: a resumed Trainer goes
+on from it.
+
+The best epoch is the latest one whose score is within the slice's resolution of the highest (one standard
+error of an accuracy on that many texts): a slice of ~500 texts cannot tell 0.778 from 0.773 (2 texts), and
+stopping or choosing on such a difference stopped one-text runs after their first epoch, at a learning rate
+not yet decayed (bench/RESULTS.md, "One text: seeds"). Among epochs the slice cannot tell apart, the one
+trained longest, as a fixed schedule would end, is the one kept.
 """
 import io
 import json
+import math
 import os
 from typing import Any, Dict, List, Optional
 
@@ -23,6 +30,21 @@ from contracts import features
 from model.keras_classifier import trim_padding
 
 _BUCKETS = 10_000
+
+
+def resolution(score: float, texts: int) -> float:
+    """One standard error of an accuracy `score` measured on `texts` texts (for a macro F1, the same figure as
+    an approximation)."""
+    return math.sqrt(max(score * (1.0 - score), 0.0) / max(texts, 1))
+
+
+def best_of(history: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """The latest epoch whose score is within resolution() of the highest."""
+    if not history:
+        return None
+    top = max(history, key=lambda h: (h["score"], -h["epoch"]))
+    margin = resolution(top["score"], top["texts"])
+    return max((h for h in history if h["score"] >= top["score"] - margin), key=lambda h: h["epoch"])
 
 
 def in_slice(record: tf.Tensor, fraction: float) -> tf.Tensor:
@@ -60,7 +82,7 @@ class BestEpoch(tf_keras.callbacks.Callback):
 
     @property
     def best(self) -> Optional[Dict[str, Any]]:
-        return max(self.history, key=lambda h: (h["score"], -h["epoch"]), default=None)
+        return best_of(self.history)
 
     def score(self) -> Dict[str, Any]:
         """The slice's score, loss and fitted answer with the classifier's weights now."""
@@ -94,20 +116,20 @@ class BestEpoch(tf_keras.callbacks.Callback):
             # A run resumed from a backup taken before this epoch's end: its record, made then, stands.
             return
         result = {"epoch": number, **self.score()}
-        improved = self.best is None or result["score"] > self.best["score"]
         self.history.append(result)
         if logs is not None:
             logs.update({"val_loss": result["loss"], f"val_{self._metric_key}": result["score"]})
+        best = self.best
+        improved = best["epoch"] == number
         if improved:
             self._best_weights = [w.numpy() for w in self._classifier.weights]
-        best = self.best
         logging.info("Epoch %d: validation %s %.4f, loss %.4f on %d texts (best: epoch %d, %.4f)", number,
                      self._label_task.metric, result["score"], result["loss"], result["texts"], best["epoch"],
                      best["score"])
         self._save(improved)
         if self._patience and number - best["epoch"] >= self._patience:
-            self.stopped = (f"validation {self._label_task.metric} not better than epoch {best['epoch']}'s for "
-                            f"{self._patience} epoch(s)")
+            self.stopped = (f"validation {self._label_task.metric} below epoch {best['epoch']}'s by more than the "
+                            f"slice resolves for {self._patience} epoch(s)")
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):

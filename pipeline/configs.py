@@ -114,8 +114,9 @@ class PipelineConfig:
     # which TFMA reports and the BlessingGate judges) stops improving, at most --epochs; the best epoch's
     # weights are the ones exported (model/validation.py).
     epochs: int = knob(3, "at most this many passes over the training split (unless --train-steps)")
-    early_stopping_patience: int = knob(1, "stop after this many epochs without a better validation score "
-                                        "(0: run every --epochs); the best epoch's weights are exported")
+    early_stopping_patience: int = knob(1, "stop after this many epochs past the best (the latest epoch within "
+                                        "one standard error of the highest validation score; 0: run every "
+                                        "--epochs); the best epoch's weights are exported")
     validation_fraction: float = knob(0.1, "share of the training split held out to score each epoch, choose the "
                                       "best one and fit the served answer (multi-label thresholds)")
     train_steps: int = knob(0, "training steps (updates); 0 = derive them from --epochs")
@@ -179,9 +180,10 @@ class PipelineConfig:
     serving_sub_batch_size: int = knob(8, "a larger request is sorted by length into sub-batches of N texts")
     serving_encoder_branches: int = knob(2, "independent branches per layer of the exported encoder, run on "
                                          "separate cores by TF Serving: the serving machine's cores")
-    serving_precision: str = knob("float32", "the exported encoder's matmuls: float32, or int8 (weights and "
-                                  "activations quantized per tensor, model/int8_encoder.py; needs TF Serving's "
-                                  "oneDNN, on by default on x86-64)", SERVING_PRECISIONS)
+    serving_precision: str = knob("float32", "the exported encoder's matmuls: float32, or int8 (weights "
+                                  "quantized per output column, activations per word piece at each request, "
+                                  "model/int8_encoder.py; needs TF Serving's oneDNN, on by default on x86-64)",
+                                  SERVING_PRECISIONS)
     # TF Serving moves a label in use only to a version it has loaded (serving/model_server_config.py).
     serving_server: str = knob("", "TF Serving's REST address (e.g. http://127.0.0.1:8501): the Pusher waits for "
                                "it to load a new version, then labels it canary; empty: written unlabeled")
