@@ -24,6 +24,7 @@ class TrainerSettings:
     epochs: int  # at most; fewer when the validation slice stops improving
     early_stopping_patience: int  # epochs past the best (model/validation.best_of) before stopping; 0 = never
     validation_fraction: float  # of the training split, scored at each epoch's end (model/validation.py)
+    refit_max_texts: int  # retrain the chosen epochs on the whole split up to this many texts (validation.refit_epochs)
     learning_rate: float
     warmup_fraction: float
     weight_decay: float

@@ -23,9 +23,12 @@ from preprocessing import checkpoint
 
 _SHUFFLE_BUFFER = 10_000  # examples: a few MB of word-piece ids
 
-def _records(files, settings: TrainerSettings, validation: bool) -> tf.data.Dataset:
-    """Transform's serialized examples of the training split: the validation slice's, or the others."""
+def _records(files, settings: TrainerSettings, validation: Optional[bool]) -> tf.data.Dataset:
+    """Transform's serialized examples of the training split: the validation slice's, the others, or (None)
+    all of them."""
     records = tf.data.TFRecordDataset(tf.io.gfile.glob(files), compression_type="GZIP")
+    if validation is None:
+        return records
     return records.filter(lambda r: tf.equal(validation_slice.in_slice(r, settings.validation_fraction), validation))
 
 
@@ -40,11 +43,14 @@ def _parsed(records: tf.data.Dataset, tf_transform_output, batch_size: int) -> t
     return records.batch(batch_size).map(parse, num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def _training_dataset(files, tf_transform_output, settings: TrainerSettings, classes: int) -> tf.data.Dataset:
-    """One batch per update, of texts (model inputs, or a long text's windows) with the label task's targets."""
+def _training_dataset(files, tf_transform_output, settings: TrainerSettings, classes: int,
+                      slice_too: bool = False) -> tf.data.Dataset:
+    """One batch per update, of texts (model inputs, or a long text's windows) with the label task's targets:
+    the texts outside the validation slice, or (slice_too) all of them."""
     label_task, input_shape = tasks.label_task(settings.task), tasks.input_shape(settings.task)
     batch_size = settings.texts_per_update
-    records = _records(files, settings, validation=False).shuffle(_SHUFFLE_BUFFER, seed=settings.seed).repeat()
+    records = _records(files, settings, validation=None if slice_too else False)
+    records = records.shuffle(_SHUFFLE_BUFFER, seed=settings.seed).repeat()
     dataset = _parsed(records, tf_transform_output, batch_size).map(
         lambda x, y: input_shape.training_examples(x, label_task.targets(y, classes)))
     # Workers split the batches, not the files: Transform writes few files, fewer than workers at times.
@@ -84,10 +90,8 @@ def _class_shares(files, tf_transform_output, settings: TrainerSettings, classes
     return (counts / max(texts, 1)).tolist()
 
 
-def _train_steps(fn_args: tfx.components.FnArgs, settings: TrainerSettings) -> int:
-    if fn_args.train_steps:
-        return fn_args.train_steps
-    return settings.epochs * math.ceil(_count_texts(fn_args.train_files, settings) / settings.texts_per_update)
+def _steps(epochs: int, texts: int, settings: TrainerSettings) -> int:
+    return epochs * math.ceil(texts / settings.texts_per_update)
 
 
 class _ProgressLog(tf_keras.callbacks.Callback):
@@ -159,7 +163,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     tf_keras.utils.set_random_seed(settings.seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     class_names = [c.decode() for c in tf_transform_output.vocabulary_by_name(features.LABEL_VOCABULARY)]
-    train_steps = _train_steps(fn_args, settings)
+    training_texts = 0 if fn_args.train_steps else _count_texts(fn_args.train_files, settings)
+    train_steps = fn_args.train_steps or _steps(settings.epochs, training_texts, settings)
 
     strategy = distribution.choose_strategy(settings.strategy)
     precision = distribution.set_precision_policy(settings.mixed_precision)
@@ -175,30 +180,39 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     validation_ds = _parsed(_records(fn_args.train_files, settings, validation=True), tf_transform_output,
                             settings.batch_size)
     with strategy.scope():
-        classifier = keras_classifier.load_classifier(checkpoint.local_dir(settings.checkpoint_dir), len(class_names))
-        # Before any adapter is added: the served model's weights are a full model's.
-        base_model = warm_start.restore(classifier, class_names, settings.task.labels, settings.warm_start_root)
-        parameters = apply_training_options(classifier, settings)
-        trainable = compile_for_training(classifier, settings, train_steps, class_shares=class_shares)
+        classifier, trainable, base_model, parameters = _model_to_train(settings, class_names, train_steps,
+                                                                        class_shares)
 
     backup_dir = _backup_dir(fn_args, settings)
-    backup = tf_keras.callbacks.BackupAndRestore(backup_dir=backup_dir, save_freq=settings.backup_every_steps,
-                                                 delete_checkpoint=True)
     # Its record lives in the backup's directory, deleted with it when training ends.
     best_epoch = validation_slice.BestEpoch(
         classifier, validation_ds, settings.task, len(class_names), settings.early_stopping_patience,
         os.path.join(backup_dir, "validation") if distribution.is_chief(strategy) else None, class_shares)
-    callbacks = [backup, best_epoch, _ProgressLog(train_steps, settings.batch_size, backup, settings.log_every_steps),
-                 tf_keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq=20)]
     # One Keras "epoch" per configured epoch (or one for a step budget), so resumption and logs line up.
     epochs = settings.epochs if not fn_args.train_steps else 1
-    trainable.fit(train_ds, epochs=epochs, steps_per_epoch=math.ceil(train_steps / epochs), callbacks=callbacks,
-                  verbose=2)
+    _fit(trainable, train_ds, epochs, train_steps, settings, backup_dir, fn_args.model_run_dir, best_epoch)
     stopped = best_epoch.stopped or (f"--train-steps {fn_args.train_steps}" if fn_args.train_steps
                                      else f"--epochs {settings.epochs} run")
     best = best_epoch.best
-    logging.info("Trained %d epoch(s), stopped by %s: exporting epoch %d's weights", len(best_epoch.history),
+    logging.info("Trained %d epoch(s), stopped by %s: epoch %d's weights are the best", len(best_epoch.history),
                  stopped, best["epoch"])
+
+    whole_split = training_texts + best["texts"]
+    refit = 0 if fn_args.train_steps else validation_slice.refit_epochs(best, whole_split, settings.refit_max_texts)
+    refit_facts = {}
+    if refit:
+        refit_steps = _steps(refit, whole_split, settings)
+        logging.info("Training %d epoch(s) again, from the start, on the whole training split (%d texts, the "
+                     "validation slice's included): %d steps", refit, whole_split, refit_steps)
+        tf_keras.utils.set_random_seed(settings.seed)
+        with strategy.scope():
+            classifier, trainable, _, _ = _model_to_train(settings, class_names, refit_steps, class_shares)
+        whole_ds = _training_dataset(fn_args.train_files, tf_transform_output, settings, len(class_names),
+                                     slice_too=True)
+        # Its own backup: the first training's is gone, and a re-run trains that again (the same epochs chosen).
+        _fit(trainable, whole_ds, refit, refit_steps, settings, backup_dir + "-refit",
+             os.path.join(fn_args.model_run_dir, "refit"))
+        refit_facts = {"refit_epochs": refit, "refit_texts": whole_split, "refit_steps": refit_steps}
 
     lora_merge = _merge_adapters(trainable, train_ds) if settings.lora_rank else {}
     weights = weights_digest(classifier)
@@ -217,10 +231,34 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     export.write_hyperparameters(fn_args.serving_model_dir, {
         **settings.to_custom_config(), "train_steps": train_steps, "steps_per_epoch": math.ceil(train_steps / epochs),
         "steps_trained": int(trainable.optimizer.iterations.numpy()), "epochs_trained": len(best_epoch.history),
-        "stopped_by": stopped, **best_epoch.facts(class_names),
+        "stopped_by": stopped, **best_epoch.facts(class_names), **refit_facts,
         "class_names": class_names, "precision_policy": precision,
         "strategy": distribution.name(strategy), "replicas": strategy.num_replicas_in_sync,
         "weights_sha256": weights, "warm_started_from": base_model, **parameters, **lora_merge})
+
+
+def _model_to_train(settings: TrainerSettings, class_names: List[str], train_steps: int,
+                    class_shares: Optional[Sequence[float]]):
+    """In the strategy's scope: the checkpoint as a classifier (or the last blessed model, warm-started), with
+    the training options, compiled for train_steps: (classifier, trainable, warm start's model, parameter counts)."""
+    classifier = keras_classifier.load_classifier(checkpoint.local_dir(settings.checkpoint_dir), len(class_names))
+    # Before any adapter is added: the served model's weights are a full model's.
+    base_model = warm_start.restore(classifier, class_names, settings.task.labels, settings.warm_start_root)
+    parameters = apply_training_options(classifier, settings)
+    return classifier, compile_for_training(classifier, settings, train_steps, class_shares=class_shares), \
+        base_model, parameters
+
+
+def _fit(trainable: tf_keras.Model, dataset: tf.data.Dataset, epochs: int, steps: int, settings: TrainerSettings,
+         backup_dir: str, log_dir: str, *callbacks: tf_keras.callbacks.Callback) -> None:
+    """Trains `steps` updates in `epochs` Keras epochs, backed up to backup_dir (a re-run resumes from it; deleted
+    once done), logged every log_every_steps and to TensorBoard in log_dir."""
+    backup = tf_keras.callbacks.BackupAndRestore(backup_dir=backup_dir, save_freq=settings.backup_every_steps,
+                                                 delete_checkpoint=True)
+    progress = _ProgressLog(steps, settings.batch_size, backup, settings.log_every_steps)
+    trainable.fit(dataset, epochs=epochs, steps_per_epoch=math.ceil(steps / epochs), verbose=2,
+                  callbacks=[backup, *callbacks, progress,
+                             tf_keras.callbacks.TensorBoard(log_dir=log_dir, update_freq=20)])
 
 
 def apply_training_options(classifier: tf_keras.Model, settings: TrainerSettings) -> Dict[str, int]:

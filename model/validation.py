@@ -13,6 +13,10 @@ error of an accuracy on that many texts): a slice of ~500 texts cannot tell 0.77
 stopping or choosing on such a difference stopped one-text runs after their first epoch, at a learning rate
 not yet decayed (bench/RESULTS.md, "One text: seeds"). Among epochs the slice cannot tell apart, the one
 trained longest, as a fixed schedule would end, is the one kept.
+
+The slice costs its share of the training texts: on 5,000 rows, a model trained without them scored ~0.5
+points below one trained on all of them (bench/RESULTS.md, "One text: seeds"). So where the slice chose nothing
+but the number of epochs, that many are trained again on the whole split (refit_epochs).
 """
 import io
 import json
@@ -45,6 +49,30 @@ def best_of(history: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
     top = max(history, key=lambda h: (h["score"], -h["epoch"]))
     margin = resolution(top["score"], top["texts"])
     return max((h for h in history if h["score"] >= top["score"] - margin), key=lambda h: h["epoch"])
+
+
+def refit_epochs(best: Dict[str, Any], texts: int, max_texts: int) -> int:
+    """How many epochs to train again, from the checkpoint, on the whole training split (`texts` texts, the
+    slice's included): the best epoch's number, when the slice chose nothing else (an answer fitted there, a
+    multi-label task's thresholds, would not fit a model that then trained on those texts) and the split has
+    at most max_texts texts; 0: no second training."""
+    if not max_texts or best["fitted"] or texts > max_texts:
+        return 0
+    return best["epoch"]
+
+
+def outcome(hyperparameters: Dict[str, Any]) -> Optional[str]:
+    """The training's one sentence, from the model's hyperparameters.json: the run summary's and the report's
+    (None for a model trained before the validation slice existed)."""
+    if "best_epoch" not in hyperparameters:
+        return None
+    ran = f"{hyperparameters['epochs_trained']} epoch(s), stopped by {hyperparameters['stopped_by']}; "
+    best = hyperparameters["best_epoch"]
+    if hyperparameters.get("refit_epochs"):
+        return ran + (f"epoch {best} the best on the validation slice, then {hyperparameters['refit_epochs']} "
+                      f"epoch(s) trained again on the whole training split ({hyperparameters['refit_texts']} texts, "
+                      "the slice's included): their weights exported")
+    return ran + f"exported epoch {best}'s weights, the best on the validation slice"
 
 
 def in_slice(record: tf.Tensor, fraction: float) -> tf.Tensor:

@@ -54,10 +54,9 @@ def _hyperparameters(model: Optional[metadata_store_pb2.Artifact]) -> Dict[str, 
 
 
 def _training(hyperparameters: Dict[str, Any]) -> Optional[str]:
-    if "best_epoch" not in hyperparameters:
-        return None
-    return (f"{hyperparameters['epochs_trained']} epoch(s), stopped by {hyperparameters['stopped_by']}; exported "
-            f"epoch {hyperparameters['best_epoch']}'s weights, the best on the validation slice")
+    from model import validation
+
+    return validation.outcome(hyperparameters)
 
 
 def _blessing_reason(blessing: Optional[metadata_store_pb2.Artifact]) -> Optional[str]:

@@ -191,14 +191,15 @@ def scalars(log_dir: str) -> Dict[str, List[List[float]]]:
 def training_section(outputs: run_outputs.RunOutputs) -> Optional[Dict[str, Any]]:
     from tfx.utils import path_utils
 
-    from model import export
+    from model import export, validation
 
     trained = outputs.get(names.TRAINER, {})
     if names.MODEL not in trained:
         return None
     hyperparameters = export.read_hyperparameters(path_utils.serving_model_path(trained[names.MODEL].uri))
     return {"model_uri": trained[names.MODEL].uri, "log_dir": trained["model_run"].uri,
-            "curves": scalars(trained["model_run"].uri), "hyperparameters": hyperparameters}
+            "curves": scalars(trained["model_run"].uri), "hyperparameters": hyperparameters,
+            "outcome": validation.outcome(hyperparameters)}
 
 
 # Evaluation -----------------------------------------------------------------------------------------------

@@ -105,8 +105,8 @@ def _shared_run(name):
     return fixture
 
 
-(first_run, trainings, lora_training, killed_then_completed, sentence_pair_run, long_document_run, multi_label_run,
- span_runs) = map(_shared_run, shared_runs.JOBS)
+(first_run, trainings, lora_training, refit_training, killed_then_completed, sentence_pair_run, long_document_run,
+ multi_label_run, span_runs) = map(_shared_run, shared_runs.JOBS)
 
 
 @pytest.fixture(scope="session")

@@ -5,9 +5,9 @@ tracing, loading). A job takes the directory it may write in and the other jobs,
 tests read; a test reads it through the fixture of the job's name.
 
 Each job is described where its tests are: the first run in tests/test_pipeline_e2e.py, the trainings in
-tests/test_distributed_training.py and tests/test_lora_training.py, the killed runs in tests/test_faults.py,
-the sentence pairs in tests/test_sentence_pairs.py, the long documents in tests/test_long_documents.py, the
-multi-label rows in tests/test_multi_label.py, the spans in tests/span_runs.py.
+tests/test_distributed_training.py, tests/test_lora_training.py and tests/test_refit_training.py, the killed
+runs in tests/test_faults.py, the sentence pairs in tests/test_sentence_pairs.py, the long documents in
+tests/test_long_documents.py, the multi-label rows in tests/test_multi_label.py, the spans in tests/span_runs.py.
 """
 import glob
 import json
@@ -36,6 +36,8 @@ LONG_DOCUMENT_STEPS = 100
 # rounding only; under bfloat16 they differ by bfloat16's (1.5e-3 measured), as much as 6 steps' adapters move them.
 LORA_OPTIONS = {"lora_rank": 4, "lora_alpha": 8.0, "lora_targets": "query,value", "gradient_accumulation_steps": 2,
                 "gradient_checkpointing": True, "mixed_precision": "off"}
+# float32, as FEW_STEPS; batches of 32: ~20 steps an epoch on the first run's ~650 texts outside the slice.
+REFIT_OPTIONS = {"epochs": 1, "batch_size": 32, "learning_rate": 1e-4, "mixed_precision": "off"}
 PAIR_COLUMNS = ["--text-column", "text", "--text-pair-column", "text_pair"]
 KILLED_STEPS, BACKUP_EVERY = 60, 10
 KILLED_FLAGS = ["--default-sample", str(SAMPLE), "--train-steps", str(KILLED_STEPS), "--backup-every-steps",
@@ -82,6 +84,15 @@ def lora_training(root, jobs):
     jobs["trainings"].result()
     options = json.dumps(LORA_OPTIONS)
     return root, finish_trainer(start_trainer(run, TRAINING_STEPS, root, root / "trainer.log", "--options", options))
+
+
+def refit_training(root, jobs):
+    """A training by epochs (not steps): one epoch, chosen on the validation slice, then trained again on the
+    whole training split (model/validation.refit_epochs): (root, its log). Beside the LoRA training."""
+    run = jobs["first_run"].result()
+    jobs["trainings"].result()
+    options = json.dumps(REFIT_OPTIONS)
+    return root, finish_trainer(start_trainer(run, 0, root, root / "trainer.log", "--options", options))
 
 
 def killed_then_completed(root, jobs):
@@ -160,6 +171,7 @@ def span_runs(root, jobs):
 
 
 # In the order they start, which is also the order of the test modules that read them (conftest.py).
-JOBS = {job.__name__: job for job in (first_run, trainings, lora_training, killed_then_completed, sentence_pair_run,
-                                      long_document_run, multi_label_run, span_runs)}
-DEPENDS_ON = {"trainings": ("first_run",), "lora_training": ("first_run", "trainings")}
+JOBS = {job.__name__: job for job in (first_run, trainings, lora_training, refit_training, killed_then_completed,
+                                      sentence_pair_run, long_document_run, multi_label_run, span_runs)}
+DEPENDS_ON = {"trainings": ("first_run",), "lora_training": ("first_run", "trainings"),
+              "refit_training": ("first_run", "trainings")}

@@ -81,7 +81,8 @@ def test_page_shows_the_run_and_embeds_every_picture(report, facts):
     assert path == os.path.join(run_report.report_dir(config, run), "index.html")
     assert f"{facts['evaluation']['overall']['sparse_categorical_accuracy']:.4f}" in page
     assert facts["serving"]["path"] in page and "serving_default" in page
-    assert f"1 epoch(s), stopped by --train-steps {STEPS}; exported: epoch 1's weights" in page
+    assert (f"1 epoch(s), stopped by --train-steps {STEPS}; exported epoch 1's weights, the best on the validation "
+            "slice. Validation slice (") in page
     images = re.findall(r"<img [^>]*src=\"([^\"]*)\"", page)
     assert len(images) == 4  # token lengths, labels, training curves, confusion matrix
     for source in images:

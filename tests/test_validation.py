@@ -125,12 +125,12 @@ def test_a_rare_labels_threshold_is_chosen_where_its_f1_is_best():
     assert tuple(fitted) == task.fitted_facts  # what a re-export (model/reexport.py) reads back
 
 
-
 def test_the_latest_epoch_the_slice_cannot_tell_from_the_highest_is_the_best():
     """One standard error of 0.78 on 460 texts is 0.019: an epoch 2 texts lower is not worse, so the later one
     (trained longer, its learning rate decayed further) is kept and training goes on; an epoch lower by more than
     that is worse, and the higher, earlier one stays the best."""
     assert validation.resolution(0.78, 460) == pytest.approx(0.0193, abs=1e-4)
+
     def epoch(number, score):
         return {"epoch": number, "score": score, "texts": 460}
 
@@ -139,3 +139,22 @@ def test_the_latest_epoch_the_slice_cannot_tell_from_the_highest_is_the_best():
     assert validation.best_of([epoch(1, 0.7756), epoch(2, 0.8126), epoch(3, 0.7800)])["epoch"] == 2
     assert validation.best_of([epoch(1, 0.9), epoch(2, 0.9)])["epoch"] == 2
     assert validation.best_of([]) is None
+
+
+def test_the_chosen_epochs_are_trained_again_on_the_whole_split_only_where_the_slice_chose_nothing_else():
+    chosen = {"epoch": 2, "score": 0.77, "texts": 500, "fitted": {}}
+    assert validation.refit_epochs(chosen, texts=5000, max_texts=10_000) == 2
+    assert validation.refit_epochs(chosen, texts=10_001, max_texts=10_000) == 0  # a second training too long
+    assert validation.refit_epochs(chosen, texts=5000, max_texts=0) == 0  # --refit-max-texts 0: never
+    # a multi-label task's thresholds were fitted on the slice: a model that trained on it would not fit them
+    assert validation.refit_epochs({**chosen, "fitted": {"label_thresholds": [0.3]}}, 5000, 10_000) == 0
+
+
+def test_the_training_sentence_says_which_weights_were_exported():
+    ran = {"epochs_trained": 3, "stopped_by": "--epochs 3 run", "best_epoch": 3}
+    assert validation.outcome(ran) == ("3 epoch(s), stopped by --epochs 3 run; exported epoch 3's weights, the best "
+                                       "on the validation slice")
+    assert validation.outcome({**ran, "refit_epochs": 3, "refit_texts": 5000}) == (
+        "3 epoch(s), stopped by --epochs 3 run; epoch 3 the best on the validation slice, then 3 epoch(s) trained "
+        "again on the whole training split (5000 texts, the slice's included): their weights exported")
+    assert validation.outcome({}) is None  # a model from before the validation slice
