@@ -16,6 +16,7 @@ import glob
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -68,6 +69,9 @@ def ours(task: str, paths: Dict[str, str], work: str, extra: List[str]) -> Dict:
                            *schema_flags], cwd=PROJECT_DIR, capture_output=True, text=True)
     if made.returncode:
         raise SystemExit(f"make schema failed for {task}: {made.stderr[-2000:]}")
+    # A fresh outputs directory: the model an earlier bench pushed there would warm-start this run and be the
+    # baseline its blessing is judged against.
+    shutil.rmtree(os.path.join(work, "outputs"), ignore_errors=True)
     command = [sys.executable, "beam_runner.py", "--outputs-dir", os.path.join(work, "outputs"), "--data",
                paths["train"], "--schema", schema, *flags]
     start = time.monotonic()
