@@ -1,8 +1,10 @@
 """The pushed model as TF Serving sees it: warm-up records, models.config, saved_model_cli, hostile texts,
 and the predict CLI. Uses the model the shared small pipeline run pushed (conftest.first_run)."""
 import csv
+import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -14,6 +16,7 @@ import tensorflow_text  # noqa: F401  the graph's tokenizer ops, as TF Serving l
 from components import serving_ops
 from contracts.text_columns import TextColumns
 from model import export, reexport
+from model.settings import TrainerSettings
 from serving import model_server_config, predict, warmup
 
 from pipeline_runs import run_artifacts, run_name, split_texts
@@ -57,10 +60,18 @@ def test_warmup_requests_are_real_eval_texts_and_run(first_run, pushed_model, mo
 def test_an_int8_export_runs_on_stock_serving_ops_and_answers_like_float32(first_run, pushed_model, model, tmp_path):
     """--serving-precision int8, exported again from the pushed model's weights (model/reexport.py, as
     `make bench-serving` does): the quantized matmuls are in the graph, the Pusher's op check passes, and on the
-    run's eval texts the probabilities stay within 0.03 of float32's (the labels the same)."""
+    run's eval texts the probabilities stay within 0.03 of float32's (the labels the same). The model's record
+    lacks its training settings, as one pushed before a setting existed does (--refit-max-texts, say): the
+    export again reads none of them."""
+    older = str(tmp_path / "older")
+    shutil.copytree(pushed_model, older)
+    recorded = export.read_hyperparameters(older)
+    serving = {"task", "checkpoint_dir", "serving_sub_batch_size", "serving_encoder_branches"}
+    export.write_hyperparameters(older, {k: v for k, v in recorded.items()
+                                         if k not in {f.name for f in dataclasses.fields(TrainerSettings)} - serving})
     int8_dir = str(tmp_path / "int8")
     transform = run_artifacts(first_run[0], run_name(first_run[1].stdout))["Transform"]["transform_graph"].uri
-    reexport.reexport(pushed_model, transform, int8_dir, serving_precision="int8")
+    reexport.reexport(older, transform, int8_dir, serving_precision="int8")
     assert "QuantizedMatMulWithBiasAndDequantize" in serving_ops.graph_ops(int8_dir)
     assert serving_ops.unservable_ops(int8_dir) == set()
     assert export.read_hyperparameters(int8_dir)["serving_precision"] == "int8"
