@@ -12,8 +12,10 @@ checkpoint and a tiny one) with a graph shaped for a CPU serving one request at 
   where splitting one op across cores costs more in synchronisation than it saves; independent branches
   need none.
 - MatMul + BiasAdd in the pattern grappler's oneDNN remapper fuses into one kernel (_MklNativeFusedMatMul).
-  The exact GELU and the LayerNorm follow patterns its source lists for fusion as well, but TensorFlow 2.16.2
-  runs them as separate element-wise kernels (measured: `make profile` prints the kernels that ran).
+  The exact GELU follows a pattern its source lists for fusion, but TensorFlow 2.16.2 runs it as separate
+  element-wise kernels (`make profile` prints the kernels that ran; only the tanh approximation, which changes
+  the answers, is fused). The LayerNorm is fused (_MklLayerNorm) only in Keras's FusedBatchNormV3 form, which
+  computes the same within 3e-7 but measured no faster here (bench/RESULTS.md): plain ops stay.
 - Core TensorFlow ops only: stock TF Serving runs it (the Pusher's op allowlist check).
 
 The weights keep the checkpoint's values, only regrouped (concatenated or sliced, never rescaled), so
@@ -103,7 +105,6 @@ class ServingEncoder(tf.Module):
         return layer
 
     def _layer_norm(self, x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) -> tf.Tensor:
-        # The pattern of the remapper's _MklLayerNorm fusion (which TF 2.16.2 does not apply to it).
         centered = x - tf.reduce_mean(x, axis=-1, keepdims=True)
         variance = tf.reduce_mean(tf.square(centered), axis=-1, keepdims=True)
         return beta + centered * (tf.math.rsqrt(variance + self._eps) * gamma)
@@ -111,7 +112,7 @@ class ServingEncoder(tf.Module):
     def _activation(self, pre: tf.Tensor) -> tf.Tensor:
         if self._relu:
             return tf.nn.relu(pre)
-        # Exact GELU, 0.5 x (1 + erf(x / sqrt 2)), in the remapper's MatMul + BiasAdd + GeluExact pattern.
+        # Exact GELU, 0.5 x (1 + erf(x / sqrt 2)): the answers of the checkpoint's activation.
         return ((tf.math.erf(pre * _SQRT_HALF) + 1.0) * 0.5) * pre
 
     def _dense(self, x: tf.Tensor, layer, kernel: str, part: int, bias=None) -> tf.Tensor:
