@@ -20,7 +20,7 @@ import tensorflow as tf
 import tf_keras
 
 import tasks
-from contracts import features, layout, names
+from contracts import features, layout, names, typed_settings
 from model import encoder, int8_encoder
 from model.keras_classifier import trim_padding
 from model.settings import TrainerSettings
@@ -45,10 +45,19 @@ class ExportSettings:
     encoder_branches: int  # independent branches per layer of the served encoder (model/encoder.py)
     precision: str  # the served encoder's matmuls: float32 (model/encoder.py) or int8 (model/int8_encoder.py)
 
+    # The TrainerSettings fields behind these, in order: all an export reads of how the model was made, so a
+    # pushed model's record of them exports it again (model/reexport.py), whatever else its record lacks.
+    TRAINER_FIELDS = ("task", "serving_sub_batch_size", "serving_encoder_branches", "serving_precision")
+
     @classmethod
     def of(cls, settings: TrainerSettings) -> "ExportSettings":
-        return cls(settings.task, settings.serving_sub_batch_size, settings.serving_encoder_branches,
-                   settings.serving_precision)
+        return cls(*(getattr(settings, name) for name in cls.TRAINER_FIELDS))
+
+    @classmethod
+    def of_record(cls, recorded: Dict[str, Any]) -> "ExportSettings":
+        """From a model's hyperparameters.json (its TrainerSettings as a dict, with other keys)."""
+        task = typed_settings.from_dict(TaskSettings, recorded["task"], "hyperparameters.json's task")
+        return cls(task, *(recorded[name] for name in cls.TRAINER_FIELDS[1:]))
 
 
 class TransformGraph(tf.Module):

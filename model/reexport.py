@@ -6,20 +6,9 @@ classes (hyperparameters.json), its weights (the float32 ones, which every preci
 answer fitted on the validation slice; the tokenizer comes from the Transform output it was trained on. It
 reads nothing of how the model was trained, so a model pushed before a training setting existed exports again.
 """
-from typing import Any, Dict
-
 import tasks
-from contracts import typed_settings
 from model import encoder, export, keras_classifier, warm_start
 from preprocessing import checkpoint
-from tasks import TaskSettings
-
-
-def _export_settings(recorded: Dict[str, Any]) -> export.ExportSettings:
-    """The ExportSettings of a model's hyperparameters.json (the TrainerSettings fields ExportSettings.of reads)."""
-    task = typed_settings.from_dict(TaskSettings, recorded["task"], "hyperparameters.json's task")
-    return export.ExportSettings(task, recorded["serving_sub_batch_size"], recorded["serving_encoder_branches"],
-                                 recorded["serving_precision"])
 
 
 def reexport(model_dir: str, transform_dir: str, export_dir: str, **changes) -> None:
@@ -29,7 +18,7 @@ def reexport(model_dir: str, transform_dir: str, export_dir: str, **changes) -> 
 
     hyperparameters = export.read_hyperparameters(model_dir)
     # Changes first: a model exported before a setting existed does not record it.
-    settings = _export_settings({**hyperparameters, **changes})
+    settings = export.ExportSettings.of_record({**hyperparameters, **changes})
     class_names = hyperparameters["class_names"]
     classifier = keras_classifier.load_classifier(checkpoint.local_dir(hyperparameters["checkpoint_dir"]),
                                                   len(class_names))

@@ -14,9 +14,11 @@ import tensorflow as tf
 import tensorflow_text  # noqa: F401  the graph's tokenizer ops, as TF Serving links them
 
 from components import serving_ops
+from contracts import typed_settings
 from contracts.text_columns import TextColumns
 from model import export, reexport
 from model.settings import TrainerSettings
+from pipeline import configs
 from serving import model_server_config, predict, warmup
 
 from pipeline_runs import run_artifacts, run_name, split_texts
@@ -80,6 +82,15 @@ def test_an_int8_export_runs_on_stock_serving_ops_and_answers_like_float32(first
     difference = np.abs(quantized["probabilities"] - full["probabilities"]).max()
     print(f"int8 against float32 on {len(texts)} eval texts: probabilities within {difference:.4f}")
     assert difference < 0.03 and (quantized["label"] == full["label"]).all()
+
+
+def test_a_models_record_gives_back_the_export_settings_it_was_exported_with():
+    """What model/reexport.py reads (ExportSettings.of_record) is what the Trainer's export used (.of), for every
+    task, from the record hyperparameters.json keeps (the TrainerSettings as a dict, with other keys)."""
+    for task in ({}, {"text_pair_column": "text_b"}, {"label_separator": "|"}, {"long_text": "chunk"}):
+        settings = configs.PipelineConfig(**task, serving_precision="int8").trainer_settings()
+        recorded = {**typed_settings.to_dict(settings), "class_names": ["a", "b"]}
+        assert export.ExportSettings.of_record(recorded) == export.ExportSettings.of(settings)
 
 
 def test_models_config_labels_the_pushed_version(first_run, pushed_model):
